@@ -1,0 +1,104 @@
+"""waf-assistant: ingest guidance, ask questions, chat, and inspect the index."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ingest.offline import apply_offline_defaults
+
+apply_offline_defaults()
+
+from ingest.cli import EXIT_BAD_INPUT, add_ingest_arguments, run_ingest_command  # noqa: E402
+from ingest.embed import ModelLoadError  # noqa: E402
+from ingest.settings import get_settings  # noqa: E402
+from ingest.store import IndexProblem, read_manifest  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="waf-assistant",
+        description="Azure Well-Architected guidance for AI workloads, answered with citations.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="build or update the index from guidance files")
+    add_ingest_arguments(ingest)
+
+    ask = commands.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("--pillar", help="only guidance of this pillar (e.g. security, cost-optimization)")
+    ask.add_argument("--json", action="store_true", help="print the whole answer object as JSON")
+
+    chat = commands.add_parser("chat", help="ask questions interactively")
+    chat.add_argument("--pillar")
+
+    commands.add_parser("info", help="summarise the index manifest")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "ingest":
+        return run_ingest_command(args)
+    try:
+        if args.command == "info":
+            return _info()
+        if args.command == "ask":
+            return _ask(args.question, args.pillar, args.json)
+        return _chat(args.pillar)
+    except (IndexProblem, ModelLoadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # an empty question, an unknown pillar
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _open_assistant():
+    from app.assistant import Assistant
+
+    return Assistant.open(get_settings())
+
+
+def _ask(question: str, pillar: str | None, as_json: bool) -> int:
+    answer = _open_assistant().ask(question, pillar)
+    print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if as_json else answer.text)
+    return 0
+
+
+def _chat(pillar: str | None) -> int:
+    assistant = _open_assistant()
+    print("Ask about the Well-Architected Framework for AI workloads. An empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        print(assistant.ask(question, pillar).text)
+
+
+def _info() -> int:
+    settings = get_settings()
+    manifest = read_manifest(settings.index_dir)
+    if manifest is None:
+        print(f"no index in {settings.index_dir}. Build it with: waf-assistant ingest", file=sys.stderr)
+        return 1
+    files = manifest.get("files", {})
+    skipped = sum(1 for f in files.values() if f.get("skipped"))
+    print(f"index:            {settings.index_dir} (version {manifest.get('version')})")
+    print(f"created:          {manifest.get('created')}")
+    print(f"embedding model:  {manifest.get('embedding_model')} ({manifest.get('embedding_dimension')} dims)")
+    print(f"chunking:         {manifest.get('chunking')}")
+    print(f"files:            {len(files)} ({skipped} skipped)")
+    print(f"chunks:           {manifest.get('chunk_count')}")
+    print(f"sources:          {', '.join(manifest.get('roots', []))}")
+    print(f"tool version:     {manifest.get('tool_version')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Plain data passed between the ingest stages (load -> split -> embed -> index) and to retrieval."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of text under one heading path of a loaded document."""
+
+    heading_path: tuple[str, ...]
+    text: str
+    url: str
+
+
+@dataclass
+class LoadedDocument:
+    source_key: str  # stable id of the file inside its root, e.g. "corpus/ai/testing/x.md"
+    path: str
+    title: str
+    content_hash: str
+    sections: list[Section]
+    pillars: list[str] = field(default_factory=list)  # from front matter, when it names them
+    topics: list[str] = field(default_factory=list)
+    kind: str = "markdown"
+
+
+@dataclass
+class Chunk:
+    chunk_id: str
+    source_key: str
+    title: str
+    heading_path: list[str]
+    url: str
+    text: str  # what a reader sees and what the answerer quotes
+    embed_text: str  # title and heading path prefixed: what is embedded and searched
+    pillars: list[str]
+    topics: list[str]
+    content_hash: str  # of the whole source file, for incremental ingest
+
+    @property
+    def section_label(self) -> str:
+        return " > ".join([self.title, *[h for h in self.heading_path if h != self.title]])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Chunk":
+        return cls(**data)

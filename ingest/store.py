@@ -1,0 +1,157 @@
+"""The on-disk FAISS index: versions written beside the live one, swapped in by an atomic rename. No pickle.
+
+    <index_dir>/CURRENT                   name of the live version (replaced atomically)
+    <index_dir>/versions/<v>/manifest.json
+    <index_dir>/versions/<v>/chunks.jsonl one Chunk per line, in vector order
+    <index_dir>/versions/<v>/vectors.faiss faiss.write_index of an inner-product index of normalized vectors
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from ingest.documents import Chunk
+
+FORMAT_VERSION = 1
+_KEEP_VERSIONS = 2
+
+
+class IndexProblem(Exception):
+    """Base for index problems reported to the user as one clear line."""
+
+
+class IndexMissing(IndexProblem):
+    pass
+
+
+class IndexCorrupt(IndexProblem):
+    pass
+
+
+class ModelMismatch(IndexProblem):
+    pass
+
+
+@dataclass
+class StoredIndex:
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: faiss.Index
+    path: Path
+
+    def vectors_array(self) -> np.ndarray:
+        if self.vectors.ntotal == 0:
+            return np.zeros((0, self.vectors.d), dtype=np.float32)
+        return self.vectors.reconstruct_n(0, self.vectors.ntotal)
+
+
+def current_version_dir(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.is_file():
+        return None
+    version = pointer.read_text(encoding="utf-8").strip()
+    path = index_dir / "versions" / version
+    return path if version and path.is_dir() else None
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    version = current_version_dir(index_dir)
+    if version is None:
+        return None
+    try:
+        return json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"index manifest unreadable in {version}: {exc}") from exc
+
+
+def check_model(manifest: dict, embedding_model: str, index_dir: Path) -> None:
+    if manifest.get("embedding_model") != embedding_model:
+        raise ModelMismatch(
+            f"the index in {index_dir} was built with embedding model {manifest.get('embedding_model')!r}, "
+            f"but WAF_EMBEDDING_MODEL is {embedding_model!r}. Rebuild it: waf-assistant ingest --rebuild"
+        )
+
+
+def load_index(index_dir: Path, embedding_model: str | None = None) -> StoredIndex:
+    version = current_version_dir(index_dir)
+    if version is None:
+        raise IndexMissing(f"no index in {index_dir}. Build it with: waf-assistant ingest")
+    manifest = read_manifest(index_dir) or {}
+    if embedding_model is not None:
+        check_model(manifest, embedding_model, index_dir)
+    try:
+        with (version / "chunks.jsonl").open(encoding="utf-8") as handle:
+            chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+        vectors = faiss.read_index(str(version / "vectors.faiss"))
+    except Exception as exc:  # a damaged file must become a clear message, not a traceback
+        raise IndexCorrupt(f"index files unreadable in {version}: {exc}. Rebuild: waf-assistant ingest --rebuild") from exc
+    if vectors.ntotal != len(chunks):
+        raise IndexCorrupt(f"index in {version} has {vectors.ntotal} vectors for {len(chunks)} chunks")
+    return StoredIndex(manifest, chunks, vectors, version)
+
+
+def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, manifest: dict) -> Path:
+    """Write a new version beside the live one, then point CURRENT at it with one atomic rename."""
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    versions = index_dir / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    staging = versions / f".{name}.partial"
+    staging.mkdir()
+    try:
+        dimension = int(manifest["embedding_dimension"])
+        index = faiss.IndexFlatIP(dimension)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        faiss.write_index(index, str(staging / "vectors.faiss"))
+        with (staging / "chunks.jsonl").open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+        full_manifest = {**manifest, "format": FORMAT_VERSION, "version": name, "chunk_count": len(chunks)}
+        (staging / "manifest.json").write_text(json.dumps(full_manifest, indent=2), encoding="utf-8")
+        _fsync_dir(staging)
+        final = versions / name
+        os.rename(staging, final)
+        pointer_tmp = index_dir / f".CURRENT.{name}"
+        pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        os.replace(pointer_tmp, index_dir / "CURRENT")
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _prune(versions, keep=name)
+    return final
+
+
+def _prune(versions: Path, keep: str) -> None:
+    """Drop leftovers of crashed builds and all but the newest few complete versions."""
+    complete = sorted((p for p in versions.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
+    stale = [p for p in complete[_KEEP_VERSIONS:] if p.name != keep]
+    stale += [p for p in versions.iterdir() if p.name.startswith(".") and _older_than(p, 3600)]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    return time.time() - path.stat().st_mtime > seconds
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,50 @@
+"""Shared fixtures: the real packaged MiniLM model, real FAISS indexes built from the fixture files."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingest.offline import apply_offline_defaults
+
+apply_offline_defaults()
+
+from app.assistant import Assistant  # noqa: E402
+from ingest.embed import SentenceEmbedder  # noqa: E402
+from ingest.pipeline import run_ingest  # noqa: E402
+from ingest.settings import Settings  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_CORPUS = FIXTURES / "corpus"
+FIXTURE_DOCFX = FIXTURES / "docfx" / "well-architected"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceEmbedder:
+    return SentenceEmbedder()
+
+
+def make_settings(index_dir: Path, **overrides) -> Settings:
+    return Settings(_env_file=None, index_dir=index_dir, corpus_paths=[FIXTURE_CORPUS], **overrides)
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory, embedder) -> Settings:
+    """The fixture corpus plus the DocFX sample, ingested once for the whole run."""
+    settings = make_settings(tmp_path_factory.mktemp("index") / "index")
+    run_ingest(settings, paths=[FIXTURE_CORPUS, FIXTURE_DOCFX], embedder=embedder, show_progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def assistant(corpus_index, embedder) -> Assistant:
+    return Assistant.open(corpus_index, embedder)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path) -> Path:
+    """A writable copy of the fixture corpus, for tests that change files."""
+    target = tmp_path / "corpus"
+    shutil.copytree(FIXTURE_CORPUS, target)
+    return target

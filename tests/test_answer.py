@@ -1,0 +1,61 @@
+"""The extractive answerer: per-pillar quotes whose [n] markers resolve to official sections, or a refusal."""
+import re
+
+import pytest
+
+from app.assistant import UnknownPillar
+
+LEARN = "https://learn.microsoft.com/azure/well-architected/"
+
+
+def markers(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\[(\d+)\]", text.split("\nSources\n")[0])}
+
+
+def test_answer_quotes_guidance_with_markers_that_resolve_to_sources(assistant):
+    answer = assistant.ask("How should I protect an Azure OpenAI inference endpoint?")
+    assert not answer.refused
+    body, sources = answer.text.split("\nSources\n")
+    assert markers(answer.text) == {c.number for c in answer.citations}
+    for citation in answer.citations:
+        assert citation.url.startswith(LEARN) and "#" in citation.url
+        assert f"[{citation.number}] {citation.section} — {citation.url}" in sources
+    quoted = [line[2:].rsplit(" [", 1)[0] for line in body.splitlines() if line.startswith("- ")]
+    passages = " ".join(p.text for p in answer.passages)
+    assert quoted and all(q.rstrip(".") in passages.replace("**", "") for q in quoted)
+
+
+def test_answer_groups_quotes_under_pillar_headings(assistant):
+    answer = assistant.ask("How do we fail over the model endpoint between regions, and protect it with managed identities instead of keys?")
+    headings = re.findall(r"^\*\*(.+)\*\*$", answer.text, flags=re.MULTILINE)
+    assert headings and set(headings) <= {
+        "Reliability", "Security", "Cost Optimization", "Operational Excellence", "Performance Efficiency"
+    }
+    assert len(answer.pillars) == len(headings)
+
+
+def test_off_topic_question_is_declined_with_no_citations(assistant):
+    answer = assistant.ask("What is the best pizza in Naples?")
+    assert answer.refused and not answer.citations
+    assert "does not cover" in answer.text
+    assert answer.best_score < assistant.settings.relevance_threshold
+
+
+def test_pillar_filter_keeps_every_citation_in_that_pillar(assistant):
+    answer = assistant.ask("What should we do about cost when serving models?", pillar="cost")
+    assert answer.citations and all("cost-optimization" in c.pillars for c in answer.citations)
+    assert answer.pillars == ["cost-optimization"]
+
+
+def test_unknown_pillar_and_empty_question_are_clear_errors(assistant):
+    with pytest.raises(UnknownPillar, match="unknown pillar 'pizza'"):
+        assistant.ask("anything", pillar="pizza")
+    with pytest.raises(ValueError, match="empty"):
+        assistant.ask("   ")
+
+
+def test_answer_object_carries_timings_and_serialises(assistant):
+    answer = assistant.ask("semantic cache for repeated prompts")
+    data = answer.to_dict()
+    assert data["backend"] == "extractive" and data["timings"]["total_ms"] > 0
+    assert {"text", "citations", "pillars", "passages", "refused"} <= set(data)
