@@ -41,7 +41,9 @@ class Assistant:
             rrf_k=settings.rrf_k,
             max_per_section=settings.max_chunks_per_section,
         )
-        answerer = ExtractiveAnswerer(embedder, settings.answer_max_sentences, settings.answer_min_sentence_score)
+        answerer = ExtractiveAnswerer(
+            embedder, settings.answer_max_sentences, settings.answer_min_sentence_score, index.stored.sentences
+        )
         return cls(settings, index, retriever, answerer)
 
     def ask(self, question: str, pillar: str | None = None) -> Answer:

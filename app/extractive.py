@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.retrieval import ScoredChunk
-from app.sentences import split_sentences
+from ingest.sentences import split_sentences
 from ingest.embed import SentenceEmbedder
 from ingest.pillars import PILLAR_NAMES
+from ingest.store import SentenceVectors
 
 NEAR_DUPLICATE = 0.88
 MAX_PER_CHUNK = 3
@@ -24,16 +25,23 @@ class Quote:
 
 
 class ExtractiveAnswerer:
-    def __init__(self, embedder: SentenceEmbedder, max_sentences: int = 6, min_sentence_score: float = 0.3):
+    def __init__(
+        self,
+        embedder: SentenceEmbedder,
+        max_sentences: int = 6,
+        min_sentence_score: float = 0.3,
+        sentence_vectors: SentenceVectors | None = None,
+    ):
         self.embedder = embedder
         self.max_sentences = max_sentences
         self.min_sentence_score = min_sentence_score
+        self.sentence_vectors = sentence_vectors
 
     def select(self, query_vector: np.ndarray, hits: list[ScoredChunk], pillar: str | None = None) -> list[Quote]:
         candidates = [(sentence, hit) for hit in hits for sentence in split_sentences(hit.chunk.text)]
         if not candidates:
             return []
-        vectors = self.embedder.encode([sentence for sentence, _ in candidates])
+        vectors = self._sentence_vectors(hits, candidates)
         relevance = vectors @ query_vector
         # Sentences from higher-ranked chunks win ties: the chunk's own rank is evidence too.
         rank_bonus = np.array([0.05 / (1 + hits.index(hit)) for _, hit in candidates])
@@ -56,6 +64,15 @@ class ExtractiveAnswerer:
             Quote(candidates[i][0], candidates[i][1], float(relevance[i]), pillar or _primary_pillar(candidates[i][1]))
             for i in chosen
         ]
+
+
+    def _sentence_vectors(self, hits: list[ScoredChunk], candidates: list[tuple[str, ScoredChunk]]) -> np.ndarray:
+        """Vectors precomputed at ingest when the index has them; otherwise one model pass now."""
+        if self.sentence_vectors is not None:
+            stored = [self.sentence_vectors.for_chunk(hit.position) for hit in hits]
+            if sum(len(s) for s in stored) == len(candidates):
+                return np.vstack(stored)
+        return self.embedder.encode([sentence for sentence, _ in candidates])
 
 
 def _primary_pillar(hit: ScoredChunk) -> str:

@@ -14,8 +14,9 @@ from ingest.documents import Chunk
 from ingest.embed import SentenceEmbedder
 from ingest.load import SourceFile, UnreadableFile, discover, file_hash, load_file
 from ingest.settings import Settings
+from ingest.sentences import split_sentences
 from ingest.split import chunk_document
-from ingest.store import IndexProblem, StoredIndex, load_index, read_manifest, write_index
+from ingest.store import IndexProblem, SentenceVectors, StoredIndex, load_index, read_manifest, write_index
 
 log = logging.getLogger("ingest")
 
@@ -98,6 +99,7 @@ def run_ingest(
     max_tokens = min(max_tokens, embedder.max_tokens)
     kept_chunks: list[Chunk] = []
     kept_vectors: list[np.ndarray] = []
+    kept_sentences: list[SentenceVectors] = []
     new_chunks: list[Chunk] = []
     files_meta: dict[str, dict] = {}
     for source in sources:
@@ -108,9 +110,11 @@ def run_ingest(
             files_meta[key] = previous_entry
             continue
         if key in reusable:
-            chunks, vectors = reusable[key]
+            chunks, vectors, sentences = reusable[key]
             kept_chunks += chunks
             kept_vectors.append(vectors)
+            if sentences is not None:
+                kept_sentences.append(sentences)
             summary.reused_files += 1
         else:
             try:
@@ -129,16 +133,20 @@ def run_ingest(
     new_vectors = embedder.encode([c.embed_text for c in new_chunks], show_progress=show_progress)
     all_chunks = kept_chunks + new_chunks
     vectors = np.vstack([*kept_vectors, new_vectors]) if all_chunks else new_vectors
+    sentences = None
+    if settings.precompute_sentences:
+        sentences = _join_sentences([*kept_sentences, _embed_sentences(new_chunks, embedder, show_progress)])
     manifest = {
         "tool_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "embedding_model": settings.embedding_model,
         "embedding_dimension": embedder.dimension,
         "chunking": {"max_tokens": max_tokens, "overlap_tokens": settings.chunk_overlap_tokens},
+        "sentences": settings.precompute_sentences,
         "roots": [str(p) for p in (paths or settings.corpus_paths)],
         "files": files_meta,
     }
-    written = write_index(settings.index_dir, all_chunks, vectors, manifest)
+    written = write_index(settings.index_dir, all_chunks, vectors, manifest, sentences)
     summary.chunks = len(all_chunks)
     summary.embedded_chunks = len(new_chunks)
     summary.index_path = str(written)
@@ -163,6 +171,8 @@ def _compatible_previous(settings: Settings) -> StoredIndex | None:
             return None
         if settings.chunk_max_tokens and manifest["chunking"].get("max_tokens") != settings.chunk_max_tokens:
             return None
+        if bool(manifest.get("sentences")) != settings.precompute_sentences:
+            return None
         return load_index(settings.index_dir)
     except IndexProblem as exc:
         log.warning("previous index not reusable, rebuilding: %s", exc)
@@ -174,10 +184,34 @@ def _same_files(manifest: dict, hashes: dict[str, str]) -> bool:
     return set(files) == set(hashes) and all(files[k]["hash"] == h for k, h in hashes.items())
 
 
-def _reusable_chunks(previous: StoredIndex, hashes: dict[str, str]) -> dict[str, tuple[list[Chunk], np.ndarray]]:
+def _reusable_chunks(
+    previous: StoredIndex, hashes: dict[str, str]
+) -> dict[str, tuple[list[Chunk], np.ndarray, SentenceVectors | None]]:
     vectors = previous.vectors_array()
     by_key: dict[str, list[int]] = {}
     for position, chunk in enumerate(previous.chunks):
         if hashes.get(chunk.source_key) == chunk.content_hash:
             by_key.setdefault(chunk.source_key, []).append(position)
-    return {key: ([previous.chunks[i] for i in rows], vectors[rows]) for key, rows in by_key.items()}
+    return {
+        key: (
+            [previous.chunks[i] for i in rows],
+            vectors[rows],
+            previous.sentences.for_rows(rows) if previous.sentences is not None else None,
+        )
+        for key, rows in by_key.items()
+    }
+
+
+def _embed_sentences(chunks: list[Chunk], embedder: SentenceEmbedder, show_progress: bool) -> SentenceVectors:
+    """Precomputed so that answering a question is a matrix product, not a model pass over quotes."""
+    per_chunk = [split_sentences(c.text) for c in chunks]
+    flat = [sentence for sentences in per_chunk for sentence in sentences]
+    vectors = embedder.encode(flat, show_progress=show_progress) if flat else np.zeros((0, embedder.dimension), np.float32)
+    return SentenceVectors(vectors, np.array([len(s) for s in per_chunk], dtype=np.int64))
+
+
+def _join_sentences(parts: list[SentenceVectors]) -> SentenceVectors:
+    parts = [p for p in parts if len(p.counts)]
+    if not parts:
+        return SentenceVectors(np.zeros((0, 1), np.float32), np.zeros(0, np.int64))
+    return SentenceVectors(np.vstack([p.vectors for p in parts]), np.concatenate([p.counts for p in parts]))

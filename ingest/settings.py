@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     embedding_device: str = "cpu"
     chunk_max_tokens: int = 0  # 0: the embedding model's own max_seq_length
     chunk_overlap_tokens: int = 48
+    precompute_sentences: bool = True
     top_k: int = 5
     candidate_k: int = 40
     rrf_k: int = 60

@@ -4,6 +4,8 @@
     <index_dir>/versions/<v>/manifest.json
     <index_dir>/versions/<v>/chunks.jsonl one Chunk per line, in vector order
     <index_dir>/versions/<v>/vectors.faiss faiss.write_index of an inner-product index of normalized vectors
+    <index_dir>/versions/<v>/sentence_vectors.npy, sentence_counts.npy
+                                          vectors of each chunk's quotable sentences, in chunk order
 """
 from __future__ import annotations
 
@@ -42,11 +44,32 @@ class ModelMismatch(IndexProblem):
 
 
 @dataclass
+class SentenceVectors:
+    """Vectors of every chunk's sentences (ingest.sentences.split_sentences order), chunk after chunk."""
+
+    vectors: np.ndarray
+    counts: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+
+    def for_chunk(self, position: int) -> np.ndarray:
+        return self.vectors[self.offsets[position]: self.offsets[position + 1]]
+
+    def for_rows(self, rows: list[int]) -> "SentenceVectors":
+        parts = [self.for_chunk(r) for r in rows]
+        dimension = self.vectors.shape[1]
+        stacked = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
+        return SentenceVectors(stacked, self.counts[rows])
+
+
+@dataclass
 class StoredIndex:
     manifest: dict
     chunks: list[Chunk]
     vectors: faiss.Index
     path: Path
+    sentences: SentenceVectors | None = None
 
     def vectors_array(self) -> np.ndarray:
         if self.vectors.ntotal == 0:
@@ -96,10 +119,27 @@ def load_index(index_dir: Path, embedding_model: str | None = None) -> StoredInd
         raise IndexCorrupt(f"index files unreadable in {version}: {exc}. Rebuild: waf-assistant ingest --rebuild") from exc
     if vectors.ntotal != len(chunks):
         raise IndexCorrupt(f"index in {version} has {vectors.ntotal} vectors for {len(chunks)} chunks")
-    return StoredIndex(manifest, chunks, vectors, version)
+    return StoredIndex(manifest, chunks, vectors, version, _load_sentences(version, len(chunks)))
 
 
-def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, manifest: dict) -> Path:
+def _load_sentences(version: Path, chunk_count: int) -> SentenceVectors | None:
+    if not (version / "sentence_vectors.npy").is_file():
+        return None
+    try:
+        sentences = SentenceVectors(
+            np.load(version / "sentence_vectors.npy", allow_pickle=False),
+            np.load(version / "sentence_counts.npy", allow_pickle=False),
+        )
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"sentence vectors unreadable in {version}: {exc}") from exc
+    if len(sentences.counts) != chunk_count or sentences.offsets[-1] != len(sentences.vectors):
+        raise IndexCorrupt(f"sentence vectors in {version} do not match its {chunk_count} chunks")
+    return sentences
+
+
+def write_index(
+    index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, manifest: dict, sentences: SentenceVectors | None = None
+) -> Path:
     """Write a new version beside the live one, then point CURRENT at it with one atomic rename."""
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
@@ -114,6 +154,9 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, manif
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(index, str(staging / "vectors.faiss"))
+        if sentences is not None:
+            np.save(staging / "sentence_vectors.npy", sentences.vectors, allow_pickle=False)
+            np.save(staging / "sentence_counts.npy", sentences.counts.astype(np.int32), allow_pickle=False)
         with (staging / "chunks.jsonl").open("w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")

@@ -59,3 +59,15 @@ def test_answer_object_carries_timings_and_serialises(assistant):
     data = answer.to_dict()
     assert data["backend"] == "extractive" and data["timings"]["total_ms"] > 0
     assert {"text", "citations", "pillars", "passages", "refused"} <= set(data)
+
+
+def test_precomputed_sentence_vectors_match_a_fresh_model_pass(assistant, embedder):
+    import numpy as np
+
+    from ingest.sentences import split_sentences
+
+    stored = assistant.index.stored.sentences
+    assert stored is not None and len(stored.counts) == len(assistant.index.chunks)
+    position = next(i for i, c in enumerate(assistant.index.chunks) if len(split_sentences(c.text)) >= 2)
+    fresh = embedder.encode(split_sentences(assistant.index.chunks[position].text))
+    assert np.allclose(stored.for_chunk(position), fresh, atol=1e-4)

@@ -145,3 +145,19 @@ def test_docfx_tree_chunks_cite_learn_urls_with_anchors(corpus_index):
     heading_tagged = [c for c in chunks if c.heading_path[-1] == "Security"]
     assert heading_tagged and heading_tagged[0].pillars == ["security"]
     assert json.dumps([c.to_dict() for c in chunks])  # plain data all the way down
+
+
+def test_incremental_reingest_keeps_sentence_vectors_aligned(tmp_path, corpus_copy, embedder):
+    import numpy as np
+
+    from ingest.sentences import split_sentences
+
+    settings = make_settings(tmp_path / "index")
+    run_ingest(settings, paths=[corpus_copy], embedder=embedder, show_progress=False)
+    changed = corpus_copy / "security" / "network-isolation.md"
+    changed.write_text(changed.read_text() + "\nAlso restrict outbound traffic from the orchestrator to known hosts.\n")
+    run_ingest(settings, paths=[corpus_copy], embedder=embedder, show_progress=False)
+    stored = load_index(settings.index_dir)
+    for position, chunk in enumerate(stored.chunks):
+        expected = embedder.encode(split_sentences(chunk.text))
+        assert np.allclose(stored.sentences.for_chunk(position), expected, atol=1e-4), chunk.source_key
