@@ -1,0 +1,106 @@
+"""Benchmark (not a test): ingest throughput, no-op re-ingest, retrieval and extractive answer latency.
+
+    python -m eval.bench [--docs FOLDER] [--queries 200] [--out eval/results/bench.json]
+
+Figures depend on the machine and its load: compare ratios from one run, not absolute times across runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from ingest.offline import apply_offline_defaults
+
+apply_offline_defaults()
+
+from app.assistant import Assistant  # noqa: E402
+from ingest.embed import SentenceEmbedder  # noqa: E402
+from ingest.pipeline import run_ingest  # noqa: E402
+from ingest.settings import PROJECT_ROOT, Settings  # noqa: E402
+
+TARGETS = {
+    "ingest_seconds": 180.0,
+    "noop_reingest_seconds": 5.0,
+    "retrieval_p95_ms": 50.0,
+    "answer_p95_ms": 300.0,
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def benchmark_questions(limit: int) -> list[str]:
+    golden = PROJECT_ROOT / "eval" / "golden.jsonl"
+    questions = []
+    if golden.is_file():
+        questions = [json.loads(line)["question"] for line in golden.read_text().splitlines() if line.strip()]
+    questions = questions or ["How should I protect an Azure OpenAI inference endpoint?"]
+    return [questions[i % len(questions)] for i in range(limit)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=Path, default=PROJECT_ROOT.parent / "shared" / "waf-docs" / "well-architected")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "eval" / "results" / "bench.json")
+    args = parser.parse_args(argv)
+    folder = args.docs if args.docs.is_dir() else PROJECT_ROOT / "corpus"
+
+    embedder = SentenceEmbedder()
+    embedder.encode(["warm up the model"])
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(_env_file=None, index_dir=Path(tmp) / "index", corpus_paths=[folder])
+        built = run_ingest(settings, rebuild=True, embedder=embedder)
+        started = time.perf_counter()
+        noop = run_ingest(settings, embedder=SentenceEmbedder())  # a fresh embedder: a no-op must not load it
+        noop_seconds = time.perf_counter() - started
+
+        assistant = Assistant.open(settings, embedder)
+        questions = benchmark_questions(args.queries)
+        for question in questions[:10]:
+            assistant.ask(question)
+        retrieval_ms, answer_ms = [], []
+        for question in questions:
+            started = time.perf_counter()
+            assistant.retriever.search(question)
+            retrieval_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            assistant.ask(question)
+            answer_ms.append((time.perf_counter() - started) * 1000)
+
+    results = {
+        "folder": str(folder),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "files": built.files,
+        "chunks": built.chunks,
+        "ingest_seconds": round(built.seconds, 1),
+        "chunks_per_second": round(built.chunks / built.seconds, 1),
+        "noop_reingest_seconds": round(noop_seconds, 2),
+        "noop_was_unchanged": noop.unchanged,
+        "queries": len(questions),
+        "retrieval_p50_ms": round(statistics.median(retrieval_ms), 1),
+        "retrieval_p95_ms": round(percentile(retrieval_ms, 95), 1),
+        "answer_p50_ms": round(statistics.median(answer_ms), 1),
+        "answer_p95_ms": round(percentile(answer_ms, 95), 1),
+        "targets": TARGETS,
+    }
+    print(f"{'measure':28} {'value':>10} {'target':>10}")
+    for key, value in results.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            target = TARGETS.get(key)
+            print(f"{key:28} {value:>10} {('<= ' + str(target)) if target else '':>10}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
