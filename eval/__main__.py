@@ -1,0 +1,101 @@
+"""`python -m eval` / `make eval`: the offline evaluation, gated by eval/thresholds.toml.
+
+Writes eval/results/latest.json and eval/results/latest.md; exits 1 when a figure is below its threshold.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+from ingest.offline import apply_offline_defaults
+
+apply_offline_defaults()
+
+from app.assistant import Assistant  # noqa: E402
+from eval.golden import load_golden  # noqa: E402
+from eval.ragas_eval import score_with_ragas  # noqa: E402
+from eval.report import render_markdown  # noqa: E402
+from eval.runner import ablation, run_questions, summarise  # noqa: E402
+from ingest.pipeline import run_ingest  # noqa: E402
+from ingest.settings import PROJECT_ROOT, get_settings  # noqa: E402
+
+EVAL_DIR = PROJECT_ROOT / "eval"
+
+
+def check_thresholds(results: dict, thresholds: dict) -> list[str]:
+    """Each threshold key is a dotted path into the results, e.g. 'summary.retrieval_page.hit@5'."""
+    failures = []
+    for path, minimum in _flatten(thresholds):
+        value: object = results
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, (int, float)):
+            failures.append(f"{path}: missing from the results")
+        elif value < minimum:
+            failures.append(f"{path}: {value:.4f} < {minimum}")
+    return failures
+
+
+def _flatten(table: dict, prefix: str = "") -> list[tuple[str, float]]:
+    items = []
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        items += _flatten(value, path + ".") if isinstance(value, dict) else [(path, float(value))]
+    return items
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.splitlines()[0])
+    parser.add_argument("--golden", type=Path, default=EVAL_DIR / "golden.jsonl")
+    parser.add_argument("--thresholds", type=Path, default=EVAL_DIR / "thresholds.toml")
+    parser.add_argument("--out", type=Path, default=EVAL_DIR / "results")
+    parser.add_argument("--no-ablation", action="store_true")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    settings = get_settings()
+    print(run_ingest(settings, show_progress=False).lines()[-1])  # the default index, brought up to date
+    assistant = Assistant.open(settings)
+    questions = load_golden(args.golden)
+    results = run_questions(assistant, questions)
+    chunk_texts: dict[str, list[str]] = {}
+    for chunk in assistant.index.chunks:
+        chunk_texts.setdefault(chunk.url, []).append(chunk.text)
+    score_with_ragas(results, assistant.index.embedder, chunk_texts)
+
+    report = {
+        "summary": summarise(results),
+        "ablation": {} if args.no_ablation else ablation(assistant, questions, list(settings.corpus_paths)),
+        "index": {k: assistant.index.manifest.get(k) for k in ("version", "embedding_model", "chunk_count")},
+        "questions": [
+            {
+                "id": r.question.id, "question": r.question.question, "refused": r.refused,
+                "best_score": round(r.best_score, 4), "anchor": r.anchor, "page": r.page,
+                "key_facts": r.key_facts, "ragas": r.ragas, "retrieved": r.retrieved_sections[:5],
+                "retrieved_urls": r.retrieved_urls[:5], "gold_urls": r.question.gold_urls,
+                "answerable": r.question.answerable,
+            }
+            for r in results
+        ],
+    }
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    failures = check_thresholds(report, tomllib.loads(args.thresholds.read_text())) if args.thresholds.is_file() else []
+    report["threshold_failures"] = failures
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    markdown = render_markdown(report)
+    (args.out / "latest.md").write_text(markdown, encoding="utf-8")
+    print(markdown)
+    if failures:
+        print("below thresholds:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Markdown report of an evaluation run."""
+from __future__ import annotations
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def render_markdown(report: dict) -> str:
+    s = report["summary"]
+    parts = ["# Evaluation", ""]
+    parts.append(
+        f"{s['questions']} questions ({s['answerable']} answerable), {report.get('seconds', '?')} s. "
+        f"Index {report['index'].get('version')} ({report['index'].get('chunk_count')} chunks)."
+    )
+    parts += ["", "## Overall", ""]
+    overall = [
+        ["retrieval hit@1 / hit@3 / hit@5 (page+anchor)",
+         " / ".join(_fmt(s["retrieval_anchor"].get(k, 0.0)) for k in ("hit@1", "hit@3", "hit@5"))],
+        ["retrieval hit@1 / hit@3 / hit@5 (page only)",
+         " / ".join(_fmt(s["retrieval_page"].get(k, 0.0)) for k in ("hit@1", "hit@3", "hit@5"))],
+        ["MRR@10 / nDCG@10 (page+anchor)",
+         f"{_fmt(s['retrieval_anchor'].get('mrr@10', 0.0))} / {_fmt(s['retrieval_anchor'].get('ndcg@10', 0.0))}"],
+        ["MRR@10 / nDCG@10 (page only)",
+         f"{_fmt(s['retrieval_page'].get('mrr@10', 0.0))} / {_fmt(s['retrieval_page'].get('ndcg@10', 0.0))}"],
+        ["key-fact coverage", _fmt(s["key_fact_coverage"])],
+        ["refusal accuracy (answers answerable, declines the rest)", _fmt(s["refusal_accuracy"])],
+        ["answered when answerable / declined when not",
+         f"{_fmt(s['answered_when_answerable'])} / {_fmt(s['declined_when_unanswerable'])}"],
+        *[[f"ragas {name}", _fmt(value)] for name, value in s["ragas"].items()],
+    ]
+    parts.append(_table(["measure", "value"], overall))
+    metric_names = sorted({k for v in s["per_pillar"].values() for k in v if k != "questions"})
+    parts += ["", "## Per pillar", ""]
+    parts.append(_table(["pillar", "questions", *metric_names],
+                        [[p, v["questions"], *[v.get(m, "") for m in metric_names]] for p, v in s["per_pillar"].items()]))
+    if report.get("ablation"):
+        parts += ["", "## Ablation (same questions)", ""]
+        rows = [[name, v["anchor"]["hit@1"], v["anchor"]["hit@5"], v["anchor"]["mrr@10"], v["page"]["hit@5"],
+                 v["page"]["mrr@10"]] for name, v in report["ablation"].items()]
+        parts.append(_table(["retriever", "hit@1", "hit@5", "MRR@10", "page hit@5", "page MRR@10"], rows))
+    worst = sorted(
+        (q for q in report["questions"] if q["answerable"]),
+        key=lambda q: (q["page"].get("mrr@10", 0), q["anchor"].get("mrr@10", 0), q["key_facts"]),
+    )[:10]
+    parts += ["", "## Ten worst questions", ""]
+    for q in worst:
+        parts.append(f"- **{q['id']}** {q['question']}")
+        parts.append(f"  - gold: {', '.join(q['gold_urls'])}")
+        parts.append(f"  - retrieved: {'; '.join(q['retrieved'][:3])}")
+    wrong = [q for q in report["questions"] if q["refused"] == q["answerable"]]
+    if wrong:
+        parts += ["", "## Refusal mistakes", ""]
+        parts += [f"- {q['id']} ({'declined' if q['refused'] else 'answered'}, best score {q['best_score']}): "
+                  f"{q['question']}" for q in wrong]
+    if report.get("threshold_failures"):
+        parts += ["", "## Below thresholds", ""] + [f"- {f}" for f in report["threshold_failures"]]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,71 @@
+"""The evaluation's metrics on hand-made cases, and the runner end to end on the fixture index."""
+import math
+
+import pytest
+
+from eval.golden import load_golden
+from eval.groundedness import CitedGroundedness, cited_sentences
+from eval.metrics import key_fact_coverage, retrieval_scores
+from eval.runner import run_questions, summarise
+from tests.conftest import FIXTURES
+
+A = "https://learn.microsoft.com/azure/well-architected/ai/test#a"
+B = "https://learn.microsoft.com/azure/well-architected/ai/test#b"
+C = "https://learn.microsoft.com/azure/well-architected/ai/other#c"
+
+
+def test_retrieval_scores_by_anchor_and_by_page():
+    scores = retrieval_scores([C, B, A], [A])
+    assert scores["hit@1"] == 0 and scores["hit@3"] == 1 and scores["mrr@10"] == pytest.approx(1 / 3)
+    assert scores["ndcg@10"] == pytest.approx(1 / math.log2(4))
+    page = retrieval_scores([C, B, A], [A], page_only=True)
+    assert page["hit@1"] == 0 and page["mrr@10"] == pytest.approx(1 / 2)  # B is on A's page
+
+
+def test_a_gold_section_retrieved_twice_counts_once():
+    assert retrieval_scores([A, A], [A])["ndcg@10"] == pytest.approx(1.0)
+
+
+def test_key_fact_coverage_ignores_case_punctuation_and_order():
+    text = "Use Customer-managed keys; TLS 1.2 in transit."
+    assert key_fact_coverage(text, ["customer managed keys", "tls", "private endpoint"]) == pytest.approx(2 / 3)
+
+
+def test_groundedness_counts_sentences_supported_by_the_source_they_cite(embedder):
+    contexts = ["Use private endpoints for Azure OpenAI. Disable public network access.", "Cache repeated prompts."]
+    response = (
+        "**Security**\n- Use private endpoints for Azure OpenAI. [1]\n- Cache repeated prompts. [1]\n"
+        "- The moon is made of cheese. [2]\n- Disable public network access. [9]\n\nSources\n[1] x — y"
+    )
+    assert [n for _, n in cited_sentences(response)] == [[1], [1], [2], [9]]
+    metric = CitedGroundedness(embedder=embedder)
+    assert metric.score_response(response, contexts) == pytest.approx(1 / 4)
+
+
+def test_groundedness_accepts_a_paraphrase_close_to_its_source(embedder):
+    metric = CitedGroundedness(embedder=embedder)
+    contexts = ["Turn off public network access on the Azure OpenAI resource."]
+    assert metric.score_response("- Disable public network access on the Azure OpenAI resource. [1]", contexts) == 1.0
+
+
+def test_runner_scores_the_assistant_end_to_end(assistant):
+    questions = load_golden(FIXTURES / "golden-mini.jsonl")
+    results = run_questions(assistant, questions)
+    summary = summarise(results)
+    assert summary["questions"] == 3 and summary["answerable"] == 2
+    assert summary["retrieval_anchor"]["hit@5"] == 1.0
+    assert summary["refusal_accuracy"] == 1.0
+    assert set(summary["per_pillar"]) == {"security", "reliability"}
+
+
+def test_ragas_evaluate_runs_offline_on_our_answers(assistant, embedder):
+    from eval.ragas_eval import score_with_ragas
+
+    results = run_questions(assistant, load_golden(FIXTURES / "golden-mini.jsonl"))
+    score_with_ragas(results, embedder, {})
+    scored = [r for r in results if r.question.answerable]
+    for r in scored:
+        assert set(r.ragas) == {
+            "non_llm_context_recall", "non_llm_context_precision_with_reference", "rouge_score", "cited_groundedness"
+        }
+        assert r.ragas["cited_groundedness"] == 1.0  # extractive answers quote their sources
