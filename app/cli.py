@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ingest.offline import apply_offline_defaults
 
@@ -34,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--pillar")
 
     commands.add_parser("info", help="summarise the index manifest")
+
+    review = commands.add_parser("review", help="review a design document (md, txt, pdf, docx) against the checklist")
+    review.add_argument("file", type=Path)
+    review.add_argument("--format", choices=["md", "html", "json"], default="md")
+    review.add_argument("--out", type=Path, help="write the report here instead of standard output")
+    review.add_argument("--fail-under", type=int, metavar="N", help="exit 1 when the overall score is below N")
     return parser
 
 
@@ -46,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             return _info()
         if args.command == "ask":
             return _ask(args.question, args.pillar, args.json)
+        if args.command == "review":
+            return _review(args.file, args.format, args.out, args.fail_under)
         return _chat(args.pillar)
     except (IndexProblem, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -79,6 +88,35 @@ def _chat(pillar: str | None) -> int:
         if not question:
             return 0
         print(assistant.ask(question, pillar).text)
+
+
+def _review(path: Path, output_format: str, out: Path | None, fail_under: int | None) -> int:
+    from app.review.report import to_html, to_markdown
+    from app.review.service import Reviewer
+
+    settings = get_settings()
+    embedder, guidance = None, None
+    try:
+        assistant = _open_assistant()
+        embedder, guidance = assistant.index.embedder, assistant.retriever
+    except IndexProblem as exc:
+        print(f"warning: {exc}; findings cite only the checklist sources", file=sys.stderr)
+    report = Reviewer.open(settings, embedder, guidance).review_file(path)
+    rendered = {"md": to_markdown, "html": to_html, "json": lambda r: r.to_json()}[output_format](report)
+    if out is None:
+        print(rendered)
+    else:
+        out.write_text(rendered, encoding="utf-8")
+    counts = {s: sum(f.status == s for f in report.findings) for s in ("missing", "partial", "addressed")}
+    print(
+        f"overall score {report.scores.overall}/100: {counts['missing']} missing, {counts['partial']} partial, "
+        f"{counts['addressed']} addressed" + (f"; report written to {out}" if out else ""),
+        file=sys.stderr,
+    )
+    if fail_under is not None and (report.scores.overall or 0) < fail_under:
+        print(f"score {report.scores.overall} is below --fail-under {fail_under}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _info() -> int:

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,41 @@ class Settings(BaseSettings):
     relevance_threshold: float = 0.30
     answer_max_sentences: int = 6
     answer_min_sentence_score: float = 0.3
-    llm_backend: Literal["extractive"] = "extractive"
+    checklist_path: Path = PROJECT_ROOT / "corpus" / "checklist" / "review-checklist.yaml"
+    review_max_upload_mb: int = 10
+    review_addressed_phrases: int = 2
+    review_addressed_similarity: float = 0.40
+    review_partial_similarity: float = 0.55
+    llm_backend: Literal["extractive", "openai", "azure-openai"] = "extractive"
+    # Generative backends (app/llm). Fallbacks are tried in order after llm_backend fails: a name
+    # ("extractive", "openai", "azure-openai") or an object overriding that backend's settings, e.g.
+    # {"backend": "azure-openai", "name": "azure-secondary", "endpoint": "...", "deployment": "..."}.
+    llm_fallbacks: list[str | dict[str, str]] = Field(default_factory=lambda: ["extractive"])
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    azure_openai_endpoint: str | None = None
+    azure_openai_deployment: str | None = None
+    azure_openai_api_version: str = "2024-10-21"
+    azure_openai_api_key: SecretStr | None = None  # unset: Microsoft Entra ID via DefaultAzureCredential
+    llm_temperature: float = 0.0
+    llm_max_output_tokens: int = 1000
+    llm_timeout_seconds: float = 30.0
+    llm_max_retries: int = 2
+    llm_retry_base_seconds: float = 0.5
+    llm_retry_max_seconds: float = 20.0
+    llm_support_threshold: float = 0.62
+    llm_history_turns: int = 3
+    usage_db: Path | None = PROJECT_ROOT / ".usage.sqlite"
+    llm_prices: dict[str, dict[str, float]] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": {"input_per_1k": 0.00015, "output_per_1k": 0.0006},
+            "gpt-4o": {"input_per_1k": 0.0025, "output_per_1k": 0.01},
+            "gpt-4.1-nano": {"input_per_1k": 0.0001, "output_per_1k": 0.0004},
+            "gpt-4.1-mini": {"input_per_1k": 0.0004, "output_per_1k": 0.0016},
+            "gpt-4.1": {"input_per_1k": 0.002, "output_per_1k": 0.008},
+        }
+    )
     index_backend: Literal["faiss"] = "faiss"
 
 

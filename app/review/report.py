@@ -1,0 +1,203 @@
+"""The review report: one pydantic model (its JSON schema is the documented export format), rendered
+as JSON, Markdown, or self-contained HTML with a radar chart of pillar scores."""
+from __future__ import annotations
+
+import html
+import math
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, Field
+
+from app.review.assess import Finding
+from app.review.parse import DesignDocument
+from app.review.score import FORMULA, pillar_scores, score, top_risks
+
+SCHEMA_ID = "waf-design-review/1"
+PILLAR_LABELS = {
+    "reliability": "Reliability",
+    "security": "Security",
+    "cost-optimization": "Cost Optimization",
+    "operational-excellence": "Operational Excellence",
+    "performance-efficiency": "Performance Efficiency",
+    "responsible-ai": "Responsible AI",
+    "data-governance": "Data Governance",
+}
+
+
+class DocumentInfo(BaseModel):
+    name: str
+    kind: str
+    title: str
+    sections: int
+    pages: int | None = None
+
+
+class Scores(BaseModel):
+    overall: int | None = Field(description="0-100 over all applicable items")
+    pillars: dict[str, int | None] = Field(description="0-100 per pillar; null when no item applies")
+    formula: str = FORMULA
+
+
+class RemediationStep(BaseModel):
+    priority: int
+    item_id: str
+    pillar: str
+    severity: str
+    action: str
+    guidance_url: str
+
+
+class ReviewReport(BaseModel):
+    schema_id: str = Field(SCHEMA_ID, alias="schema")
+    generated: str
+    assessor: str = Field(description="'rule' offline, or the LLM backend that judged the items")
+    document: DocumentInfo
+    workload_kinds: list[str]
+    scores: Scores
+    top_risks: list[str] = Field(description="item ids, most severe first")
+    remediation_plan: list[RemediationStep]
+    findings: list[Finding]
+
+    model_config = {"populate_by_name": True}
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, by_alias=True)
+
+
+def build_report(document: DesignDocument, findings: list[Finding], kinds: list[str], assessor: str = "rule") -> ReviewReport:
+    risks = top_risks(findings)
+    plan = [
+        RemediationStep(
+            priority=i, item_id=f.item_id, pillar=f.pillar, severity=f.severity,
+            action=f"{'Add' if f.status == 'missing' else 'Complete'}: {f.recommendation}",
+            guidance_url=f.citations[0].url if f.citations else "",
+        )
+        for i, f in enumerate(risks, 1)
+    ]
+    return ReviewReport(
+        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        assessor=assessor,
+        document=DocumentInfo(
+            name=document.name, kind=document.kind, title=document.title,
+            sections=len(document.sections), pages=document.pages,
+        ),
+        workload_kinds=kinds,
+        scores=Scores(overall=score(findings), pillars=pillar_scores(findings)),
+        top_risks=[f.item_id for f in risks],
+        remediation_plan=plan,
+        findings=findings,
+    )
+
+
+def _label(pillar: str) -> str:
+    return PILLAR_LABELS.get(pillar, pillar)
+
+
+def _shown(value: int | None) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def to_markdown(report: ReviewReport) -> str:
+    lines = [f"# Well-Architected review: {report.document.title}", ""]
+    lines.append(
+        f"Document `{report.document.name}` ({report.document.kind}, {report.document.sections} sections); "
+        f"workload: {', '.join(report.workload_kinds) or 'not detected'}; assessed by: {report.assessor}."
+    )
+    lines += ["", f"**Overall score: {_shown(report.scores.overall)} / 100**", "", "| Pillar | Score |", "|---|---|"]
+    lines += [f"| {_label(p)} | {_shown(s)} |" for p, s in report.scores.pillars.items()]
+    lines += ["", f"Score formula: {report.scores.formula}", "", "## Top risks", ""]
+    by_id = {f.item_id: f for f in report.findings}
+    for item_id in report.top_risks:
+        f = by_id[item_id]
+        lines.append(f"- **[{f.severity.upper()}] {f.title}** ({_label(f.pillar)}, {f.status}): {f.risk}")
+    lines += ["", "## Remediation plan", ""]
+    lines += [f"{s.priority}. {s.action} ([guidance]({s.guidance_url}))" for s in report.remediation_plan]
+    lines += ["", "## Findings", ""]
+    for f in report.findings:
+        if f.status == "not-applicable":
+            continue
+        lines.append(f"### {f.item_id} {f.title} — {f.status} ({f.severity}, {_label(f.pillar)})")
+        lines.append("")
+        lines.append(f"Recommendation: {f.recommendation}")
+        if f.matched_phrases:
+            lines.append(f"Evidence found: {', '.join(f.matched_phrases)}")
+        if f.deferred_phrases:
+            lines.append(f"Mentioned only as absent or deferred: {', '.join(f.deferred_phrases)}")
+        for e in f.evidence:
+            lines.append(f"> {e.quote}  \n> — *{e.location}*")
+        lines.append("Guidance: " + "; ".join(f"[{c.section}]({c.url})" for c in f.citations))
+        lines.append("")
+    skipped = [f.item_id for f in report.findings if f.status == "not-applicable"]
+    if skipped:
+        lines += [f"Not applicable to this workload: {', '.join(skipped)}", ""]
+    return "\n".join(lines)
+
+
+def radar_svg(scores: dict[str, int | None], size: int = 360) -> str:
+    """An inline SVG radar chart: no script, no external asset."""
+    axes = list(scores)
+    centre, radius = size / 2, size / 2 - 70
+    if len(axes) < 3:
+        return ""
+
+    def point(i: int, value: float) -> tuple[float, float]:
+        angle = -math.pi / 2 + 2 * math.pi * i / len(axes)
+        return centre + radius * value * math.cos(angle), centre + radius * value * math.sin(angle)
+
+    rings = "".join(
+        f'<polygon points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(len(axes))))}" '
+        f'fill="none" stroke="#ccc"/>'
+        for level in (0.25, 0.5, 0.75, 1.0)
+    )
+    spokes, labels = "", ""
+    for i, axis in enumerate(axes):
+        x, y = point(i, 1.0)
+        lx, ly = point(i, 1.22)
+        spokes += f'<line x1="{centre}" y1="{centre}" x2="{x:.1f}" y2="{y:.1f}" stroke="#ccc"/>'
+        labels += (
+            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="middle">'
+            f"{html.escape(_label(axis))} ({_shown(scores[axis])})</text>"
+        )
+    shape = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, (scores[a] or 0) / 100) for i, a in enumerate(axes)))
+    return (
+        f'<svg class="radar" role="img" aria-label="Pillar scores" width="{size}" height="{size}" '
+        f'viewBox="0 0 {size} {size}" xmlns="http://www.w3.org/2000/svg">{rings}{spokes}'
+        f'<polygon points="{shape}" fill="rgba(0,120,212,0.35)" stroke="#0078d4" stroke-width="2"/>{labels}</svg>'
+    )
+
+
+def to_html(report: ReviewReport) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr class='{e(f.status)}'><td>{e(f.item_id)}</td><td>{e(_label(f.pillar))}</td><td>{e(f.title)}</td>"
+        f"<td>{e(f.status)}</td><td>{e(f.severity)}</td><td>{e(f.recommendation)}</td>"
+        f"<td>{''.join(f'<blockquote>{e(x.quote)}<br><small>{e(x.location)}</small></blockquote>' for x in f.evidence)}</td>"
+        f"<td>{'<br>'.join(f'<a href={chr(34)}{e(c.url)}{chr(34)}>{e(c.section)}</a>' for c in f.citations)}</td></tr>"
+        for f in report.findings
+        if f.status != "not-applicable"
+    )
+    plan = "".join(
+        f"<li>{e(s.action)} <a href=\"{e(s.guidance_url)}\">guidance</a></li>" for s in report.remediation_plan
+    )
+    pillar_rows = "".join(f"<tr><td>{e(_label(p))}</td><td>{_shown(s)}</td></tr>" for p, s in report.scores.pillars.items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Well-Architected review: {e(report.document.title)}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}} table{{border-collapse:collapse;width:100%}}
+td,th{{border:1px solid #ddd;padding:.4rem;vertical-align:top;font-size:.9rem}} th{{background:#f3f3f3}}
+tr.missing td:nth-child(4){{color:#b00020;font-weight:bold}} tr.partial td:nth-child(4){{color:#a15c00}}
+tr.addressed td:nth-child(4){{color:#107c10}} blockquote{{margin:.2rem 0;padding-left:.5rem;border-left:3px solid #ccc}}
+.score{{font-size:2rem;font-weight:bold}} .top{{display:flex;gap:2rem;align-items:center}}
+</style></head><body>
+<h1>Well-Architected review: {e(report.document.title)}</h1>
+<p>Document <code>{e(report.document.name)}</code> ({e(report.document.kind)}); workload: {e(", ".join(report.workload_kinds) or "not detected")};
+assessed by {e(report.assessor)}; generated {e(report.generated)}.</p>
+<div class="top"><div><div class="score">{_shown(report.scores.overall)} / 100</div>
+<table><tr><th>Pillar</th><th>Score</th></tr>{pillar_rows}</table></div>{radar_svg(report.scores.pillars)}</div>
+<p><small>{e(report.scores.formula)}</small></p>
+<h2>Remediation plan</h2><ol>{plan}</ol>
+<h2>Findings</h2>
+<table><tr><th>Id</th><th>Pillar</th><th>Item</th><th>Status</th><th>Severity</th><th>Recommendation</th><th>Evidence</th><th>Guidance</th></tr>
+{rows}</table>
+</body></html>
+"""
