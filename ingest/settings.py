@@ -31,9 +31,10 @@ class Settings(BaseSettings):
     answer_max_sentences: int = 6
     answer_min_sentence_score: float = 0.3
     checklist_path: Path = PROJECT_ROOT / "corpus" / "checklist" / "review-checklist.yaml"
+    feedback_db: Path = PROJECT_ROOT / ".feedback.sqlite"
     review_max_upload_mb: int = 10
     review_addressed_phrases: int = 2
-    review_addressed_similarity: float = 0.40
+    review_addressed_similarity: float = 0.30
     review_partial_similarity: float = 0.55
     llm_backend: Literal["extractive", "openai", "azure-openai"] = "extractive"
     # Generative backends (app/llm). Fallbacks are tried in order after llm_backend fails: a name
@@ -53,7 +54,7 @@ class Settings(BaseSettings):
     llm_max_retries: int = 2
     llm_retry_base_seconds: float = 0.5
     llm_retry_max_seconds: float = 20.0
-    llm_support_threshold: float = 0.62
+    llm_support_threshold: float = 0.50  # python -m app.llm.calibrate
     llm_history_turns: int = 3
     usage_db: Path | None = PROJECT_ROOT / ".usage.sqlite"
     llm_prices: dict[str, dict[str, float]] = Field(

@@ -44,7 +44,7 @@ _PASSAGE_WORDS = 90
 @dataclass(frozen=True)
 class ReviewThresholds:
     addressed_phrases: int = 2
-    addressed_similarity: float = 0.40
+    addressed_similarity: float = 0.30
     partial_similarity: float = 0.55
 
 
@@ -153,6 +153,14 @@ def find_phrases(item: ChecklistItem, sentences: list[str]) -> tuple[list[str], 
     return found, deferred
 
 
+def status_for(phrases: int, similarity: float, t: ReviewThresholds) -> str:
+    if phrases >= t.addressed_phrases and similarity >= t.addressed_similarity:
+        return "addressed"
+    if phrases >= 1 or similarity >= t.partial_similarity:
+        return "partial"
+    return "missing"
+
+
 class Assessor:
     def __init__(
         self,
@@ -190,12 +198,7 @@ class Assessor:
         return findings, kinds
 
     def _status(self, phrases: int, similarity: float) -> str:
-        t = self.thresholds
-        if phrases >= t.addressed_phrases and similarity >= t.addressed_similarity:
-            return "addressed"
-        if phrases >= 1 or similarity >= t.partial_similarity:
-            return "partial"
-        return "missing"
+        return status_for(phrases, similarity, self.thresholds)
 
     def _quotes(
         self, item: ChecklistItem, passages: list[Passage], similarities: np.ndarray, bm25, found: list[str]
