@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CLI := $(VENV)/bin/waf-assistant
 DOCS ?= ../shared/waf-docs/well-architected
 
-.PHONY: install index run chat test bench check-corpus clean
+.PHONY: install index run chat test browser eval bench check-corpus clean
 
 install: $(STAMP)
 
@@ -22,10 +22,21 @@ index: install
 	$(CLI) ingest
 
 run: index
+	$(VENV)/bin/streamlit run app/ui/streamlit_app.py
+
+chat: index
 	$(CLI) chat
 
-test: install
+# The browser test drives Debian's Chromium; install it (as root, as CI runs) when it is missing.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+test: install browser
 	$(PY) -m pytest
+
+eval: index
+	$(PY) -m eval
 
 bench: install
 	$(PY) -m eval.bench --docs $(DOCS)

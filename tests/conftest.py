@@ -43,8 +43,27 @@ def assistant(corpus_index, embedder) -> Assistant:
 
 
 @pytest.fixture
+def fake_openai():
+    """A local OpenAI-compatible server on 127.0.0.1 (tests/fake_openai.py), stopped after the test."""
+    from tests.fake_openai import FakeOpenAI
+
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def corpus_copy(tmp_path) -> Path:
     """A writable copy of the fixture corpus, for tests that change files."""
     target = tmp_path / "corpus"
     shutil.copytree(FIXTURE_CORPUS, target)
     return target
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Lets fixtures see whether their test failed (the browser test saves a screenshot then)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        item.failed = True

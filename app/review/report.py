@@ -136,13 +136,14 @@ def to_markdown(report: ReviewReport) -> str:
 def radar_svg(scores: dict[str, int | None], size: int = 360) -> str:
     """An inline SVG radar chart: no script, no external asset."""
     axes = list(scores)
+    margin = 110  # room for the axis labels left and right
     centre, radius = size / 2, size / 2 - 70
     if len(axes) < 3:
         return ""
 
     def point(i: int, value: float) -> tuple[float, float]:
         angle = -math.pi / 2 + 2 * math.pi * i / len(axes)
-        return centre + radius * value * math.cos(angle), centre + radius * value * math.sin(angle)
+        return margin + centre + radius * value * math.cos(angle), centre + radius * value * math.sin(angle)
 
     rings = "".join(
         f'<polygon points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(len(axes))))}" '
@@ -152,16 +153,17 @@ def radar_svg(scores: dict[str, int | None], size: int = 360) -> str:
     spokes, labels = "", ""
     for i, axis in enumerate(axes):
         x, y = point(i, 1.0)
-        lx, ly = point(i, 1.22)
-        spokes += f'<line x1="{centre}" y1="{centre}" x2="{x:.1f}" y2="{y:.1f}" stroke="#ccc"/>'
+        lx, ly = point(i, 1.12)
+        spokes += f'<line x1="{margin + centre}" y1="{centre}" x2="{x:.1f}" y2="{y:.1f}" stroke="#ccc"/>'
+        anchor = "middle" if abs(lx - margin - centre) < 10 else ("start" if lx > margin + centre else "end")
         labels += (
-            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="middle">'
+            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="{anchor}">'
             f"{html.escape(_label(axis))} ({_shown(scores[axis])})</text>"
         )
     shape = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, (scores[a] or 0) / 100) for i, a in enumerate(axes)))
     return (
-        f'<svg class="radar" role="img" aria-label="Pillar scores" width="{size}" height="{size}" '
-        f'viewBox="0 0 {size} {size}" xmlns="http://www.w3.org/2000/svg">{rings}{spokes}'
+        f'<svg class="radar" role="img" aria-label="Pillar scores" width="{size + 2 * margin}" height="{size}" '
+        f'viewBox="0 0 {size + 2 * margin} {size}" xmlns="http://www.w3.org/2000/svg">{rings}{spokes}'
         f'<polygon points="{shape}" fill="rgba(0,120,212,0.35)" stroke="#0078d4" stroke-width="2"/>{labels}</svg>'
     )
 

@@ -1,0 +1,1 @@
+"""The Streamlit UI: chat with cited answers, and design review with a scorecard."""

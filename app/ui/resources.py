@@ -1,0 +1,42 @@
+"""Models, index, reviewer and feedback store: loaded once per process and shared by every browser session."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app.assistant import Assistant
+from app.feedback import FeedbackStore
+from app.review.service import Reviewer
+from ingest.embed import SentenceEmbedder
+from ingest.settings import Settings, get_settings
+
+
+@st.cache_resource(show_spinner="Loading the embedding model…")
+def embedder() -> SentenceEmbedder:
+    settings = get_settings()
+    model = SentenceEmbedder(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)
+    model.encode(["warm up"])
+    return model
+
+
+@st.cache_resource(show_spinner="Opening the guidance index…")
+def assistant() -> Assistant:
+    return Assistant.open(get_settings(), embedder())
+
+
+@st.cache_resource(show_spinner="Loading the review checklist…")
+def reviewer() -> Reviewer:
+    settings = get_settings()
+    try:
+        guidance = assistant().retriever
+    except Exception:  # no index: the review still runs, citing the checklist's own sources
+        guidance = None
+    return Reviewer.open(settings, embedder(), guidance)
+
+
+@st.cache_resource
+def feedback_store() -> FeedbackStore:
+    return FeedbackStore(get_settings().feedback_db)
+
+
+def settings() -> Settings:
+    return get_settings()

@@ -1,0 +1,114 @@
+"""Design review page: upload, progress, scorecard with radar chart, filterable findings, downloads."""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import streamlit as st
+
+from app.review.parse import DesignInputError, read_design
+from app.review.report import PILLAR_LABELS, ReviewReport, build_report, radar_svg, to_html, to_markdown
+from app.ui import resources
+
+log = logging.getLogger(__name__)
+STATUS_ORDER = ["missing", "partial", "addressed", "not-applicable"]
+
+
+def run_review(data: bytes, name: str) -> ReviewReport:
+    reviewer = resources.reviewer()
+    with st.status(f"Reviewing {name}…", expanded=True) as status:
+        st.write("Reading the document…")
+        document = read_design(data, name, reviewer.limits)
+        st.write(f"Assessing {len(reviewer.assessor.checklist)} checklist items against {len(document.sections)} sections…")
+        findings, kinds = reviewer.assessor.assess(document)
+        st.write("Scoring…")
+        report = build_report(document, findings, kinds)
+        status.update(label=f"Reviewed {name}", state="complete", expanded=False)
+    return report
+
+
+def scorecard(report: ReviewReport) -> None:
+    st.subheader("Scorecard")
+    left, right = st.columns([1, 1])
+    with left:
+        st.metric("Overall score", f"{report.scores.overall if report.scores.overall is not None else 'n/a'} / 100")
+        st.table(
+            [{"Pillar": PILLAR_LABELS.get(p, p), "Score": "n/a" if s is None else s} for p, s in report.scores.pillars.items()]
+        )
+        st.caption(report.scores.formula)
+    with right:
+        chart = radar_svg(report.scores.pillars)
+        if chart:  # st.image takes SVG markup as is; st.html would sanitise the chart away
+            st.image(chart, caption="Pillar scores")
+
+
+def findings_table(report: ReviewReport) -> None:
+    st.subheader("Findings")
+    pillars = list(dict.fromkeys(f.pillar for f in report.findings))
+    c1, c2, c3 = st.columns(3)
+    chosen_pillars = c1.multiselect("Pillar", pillars, default=pillars, format_func=lambda p: PILLAR_LABELS.get(p, p))
+    chosen_status = c2.multiselect("Status", STATUS_ORDER, default=["missing", "partial", "addressed"])
+    chosen_severity = c3.multiselect("Severity", ["high", "medium", "low"], default=["high", "medium", "low"])
+    shown = [
+        f for f in report.findings
+        if f.pillar in chosen_pillars and f.status in chosen_status and f.severity in chosen_severity
+    ]
+    shown.sort(key=lambda f: (STATUS_ORDER.index(f.status), ["high", "medium", "low"].index(f.severity)))
+    st.dataframe(
+        [
+            {"Id": f.item_id, "Pillar": PILLAR_LABELS.get(f.pillar, f.pillar), "Item": f.title,
+             "Status": f.status, "Severity": f.severity}
+            for f in shown
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    for f in shown:
+        with st.expander(f"{f.item_id} · {f.title} — {f.status} ({f.severity})"):
+            st.markdown(f"**Recommendation:** {f.recommendation}")
+            st.markdown(f"**Risk if missing:** {f.risk}")
+            for e in f.evidence:
+                st.markdown(f"> {e.quote}\n\n*— {e.location}*")
+            if f.deferred_phrases:
+                st.caption("Mentioned only as absent or deferred: " + ", ".join(f.deferred_phrases))
+            st.markdown("**Guidance:** " + " · ".join(f"[{c.section}]({c.url})" for c in f.citations))
+            if st.button("Ask about this finding", key=f"ask-{f.item_id}"):
+                st.session_state.pending_question = (
+                    f"How should I address this design review finding: {f.title}? {f.recommendation}"
+                )
+                st.session_state.switch_to = "Chat"  # the page radio is already drawn in this run
+                st.rerun()
+
+
+def downloads(report: ReviewReport) -> None:
+    stem = report.document.name.rsplit(".", 1)[0]
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Download Markdown", to_markdown(report), f"{stem}-review.md", "text/markdown")
+    c2.download_button("Download HTML", to_html(report), f"{stem}-review.html", "text/html")
+    c3.download_button("Download JSON", report.to_json(), f"{stem}-review.json", "application/json")
+
+
+def page() -> None:
+    st.title("Design review")
+    st.caption("Upload a design document (Markdown, text, PDF or Word, up to 10 MB) to check it against the "
+               "Well-Architected review checklist for AI workloads.")
+    upload = st.file_uploader("Design document", type=["md", "markdown", "txt", "pdf", "docx"])
+    if upload is None:
+        return
+    data = upload.getvalue()
+    key = hashlib.sha256(data).hexdigest()
+    cached = st.session_state.get("review")
+    if not cached or cached[0] != key:
+        try:
+            st.session_state.review = (key, run_review(data, upload.name))
+        except DesignInputError as exc:
+            st.error(f"This document cannot be reviewed: {exc}")
+            return
+        except Exception as exc:
+            log.exception("review failed")
+            st.error(f"The review failed: {exc}")
+            return
+    report = st.session_state.review[1]
+    scorecard(report)
+    downloads(report)
+    findings_table(report)

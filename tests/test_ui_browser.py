@@ -1,0 +1,104 @@
+"""End to end in a real browser: `streamlit run` on a free port, driven by headless Chromium."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "tests" / "output" / "browser"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+WAIT = 240
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(corpus_index, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "WAF_INDEX_DIR": str(corpus_index.index_dir),
+        "WAF_CHECKLIST_PATH": str(FIXTURES / "checklist.yaml"),
+        "WAF_FEEDBACK_DB": str(tmp_path / "feedback.sqlite"),
+    }
+    log = (tmp_path / "streamlit.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/ui/streamlit_app.py", "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text()[-2000:])
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def browser(request):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail("chromium and chromium-driver are missing: `make test` installs them with apt-get")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--window-size=1400,1100"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    if getattr(request.node, "failed", False):  # what the browser showed when a wait ran out
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / "failure.png"))
+    driver.quit()
+
+
+def test_chat_and_review_in_a_real_browser(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    wait = WebDriverWait(browser, WAIT)
+    browser.get(server)
+
+    box = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']")))
+    box.send_keys("How should we protect the model endpoint with managed identities?", Keys.ENTER)
+    link = wait.until(ready.presence_of_element_located(
+        (By.CSS_SELECTOR, "[data-testid='stChatMessage'] a[href^='https://learn.microsoft.com/azure/well-architected/']")
+    ))
+    assert "#" in link.get_attribute("href")
+    wait.until(ready.presence_of_element_located((By.XPATH, "//*[@data-testid='stChatMessage']//strong[text()='Sources']")))
+    browser.save_screenshot(str(SCREENSHOTS / "chat.png"))
+
+    browser.find_element(By.XPATH, "//section[@data-testid='stSidebar']//label[.//p[text()='Design review']]").click()
+    upload = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "input[type='file']")))
+    upload.send_keys(str(FIXTURES / "design-rag.md"))
+    wait.until(ready.presence_of_element_located((By.XPATH, "//*[@data-testid='stMetric']//*[text()='Overall score']")))
+    chart = wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, "img[src^='data:image/svg+xml']")))
+    assert chart.size["width"] > 200  # the radar chart is drawn, not just present
+    assert "REL-01" in browser.find_element(By.TAG_NAME, "body").text
+    browser.save_screenshot(str(SCREENSHOTS / "review.png"))
+    assert (SCREENSHOTS / "chat.png").stat().st_size > 10_000
