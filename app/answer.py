@@ -46,6 +46,13 @@ class Answer:
     best_score: float = 0.0
     standalone_question: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    # Generative answers (app/llm): what verification found, which backends were tried, what it cost.
+    unsupported_sentences: list[str] = field(default_factory=list)
+    removed_markers: int = 0
+    notice: str = ""
+    follow_ups: list[str] = field(default_factory=list)
+    usage: dict = field(default_factory=dict)
+    attempts: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,6 +14,7 @@ from ingest.cli import EXIT_BAD_INPUT, add_ingest_arguments, run_ingest_command 
 from ingest.embed import ModelLoadError  # noqa: E402
 from ingest.settings import get_settings  # noqa: E402
 from ingest.store import IndexProblem, read_manifest  # noqa: E402
+from app.llm.resilience import AllBackendsFailed  # noqa: E402  (stdlib only: the default path stays light)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("info", help="summarise the index manifest")
 
+    usage = commands.add_parser("usage", help="LLM tokens, latency and estimated cost per day and backend")
+    usage.add_argument("--days", type=int, help="only the last N days")
+    usage.add_argument("--json", action="store_true")
+
     review = commands.add_parser("review", help="review a design document (md, txt, pdf, docx) against the checklist")
     review.add_argument("file", type=Path)
     review.add_argument("--format", choices=["md", "html", "json"], default="md")
@@ -55,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             return _ask(args.question, args.pillar, args.json)
         if args.command == "review":
             return _review(args.file, args.format, args.out, args.fail_under)
+        if args.command == "usage":
+            return _usage(args.days, args.json)
         return _chat(args.pillar)
-    except (IndexProblem, ModelLoadError) as exc:
+    except (IndexProblem, ModelLoadError, AllBackendsFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # an empty question, an unknown pillar
@@ -72,12 +79,42 @@ def _open_assistant():
 
 def _ask(question: str, pillar: str | None, as_json: bool) -> int:
     answer = _open_assistant().ask(question, pillar)
-    print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if as_json else answer.text)
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(answer.text + _follow_ups(answer))
+    _notes(answer)
+    return 0
+
+
+def _follow_ups(answer) -> str:
+    if not answer.follow_ups:
+        return ""
+    return "\n\nYou could also ask\n" + "\n".join(f"- {q}" for q in answer.follow_ups)
+
+
+def _notes(answer) -> None:
+    """What the reader should know about a generative answer, on standard error, one line each."""
+    if answer.notice:
+        print(f"note: {answer.notice}", file=sys.stderr)
+    if answer.removed_markers:
+        print(f"note: {answer.removed_markers} citation marker(s) pointing at no source were removed", file=sys.stderr)
+    for sentence in answer.unsupported_sentences:
+        print(f"note: not supported by its cited source: {sentence}", file=sys.stderr)
+
+
+def _usage(days: int | None, as_json: bool) -> int:
+    from app.llm.usage import UsageLog, format_totals
+
+    settings = get_settings()
+    rows = UsageLog(settings.usage_db, settings.llm_prices).totals(days)
+    print(json.dumps(rows, indent=2) if as_json else format_totals(rows))
     return 0
 
 
 def _chat(pillar: str | None) -> int:
     assistant = _open_assistant()
+    history: list = []
     print("Ask about the Well-Architected Framework for AI workloads. An empty line or Ctrl-D ends the chat.")
     while True:
         try:
@@ -87,7 +124,32 @@ def _chat(pillar: str | None) -> int:
             return 0
         if not question:
             return 0
-        print(assistant.ask(question, pillar).text)
+        try:
+            history.append(_stream_turn(assistant, question, pillar, history))
+        except AllBackendsFailed as exc:  # say so and keep the chat open: the backend may come back
+            print(f"\nerror: {exc}", file=sys.stderr)
+
+
+def _stream_turn(assistant, question: str, pillar: str | None, history: list):
+    """Print the model's words as they arrive, then the verified ending (Sources, or a corrected answer)."""
+    shown = ""
+    answer = None
+    for item in assistant.stream(question, pillar, history=history):
+        if isinstance(item, str):
+            if assistant.generator is not None:
+                print(item, end="", flush=True)
+                shown += item
+        else:
+            answer = item
+    body = answer.text.split("\n\nSources\n", 1)[0]
+    if not shown:
+        print(answer.text + _follow_ups(answer))
+    elif " ".join(body.split()) == " ".join(shown.split()):
+        print(answer.text[len(body):] + _follow_ups(answer))
+    else:  # markers repaired or another backend answered: show the verified answer whole
+        print("\n\n--- verified answer ---\n" + answer.text + _follow_ups(answer))
+    _notes(answer)
+    return answer
 
 
 def _review(path: Path, output_format: str, out: Path | None, fail_under: int | None) -> int:

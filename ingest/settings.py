@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     llm_max_retries: int = 2
     llm_retry_base_seconds: float = 0.5
     llm_retry_max_seconds: float = 20.0
-    llm_support_threshold: float = 0.50  # python -m app.llm.calibrate
+    llm_support_threshold: float = 0.48  # python -m app.llm.calibrate (golden set)
     llm_history_turns: int = 3
     usage_db: Path | None = PROJECT_ROOT / ".usage.sqlite"
     llm_prices: dict[str, dict[str, float]] = Field(

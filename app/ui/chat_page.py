@@ -36,9 +36,7 @@ def stream_answer(question: str, pillar: str | None, history: list[dict], holder
             else:
                 yield item
         return
-    answer = assistant.ask(question, pillar, history) if "history" in assistant.ask.__code__.co_varnames else (
-        assistant.ask(question, pillar)
-    )
+    answer = assistant.ask(question, pillar, history=history)
     holder["answer"] = answer
     for word in answer.text.split("\nSources\n", 1)[0].split(" "):
         yield word + " "

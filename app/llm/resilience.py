@@ -1,0 +1,126 @@
+"""Timeouts, retries with exponential backoff that honour Retry-After, and one-line failure reasons.
+
+The OpenAI client's own retries are switched off (max_retries=0) so that this policy is the only one:
+it retries 408/409/429/5xx, timeouts and connection errors; waits Retry-After (or retry-after-ms) when the
+server sends it, else base * 2^attempt with jitter, capped; gives up on a backend at once when the server
+asks for a longer wait than the cap, so the next backend in the chain answers instead of the user waiting.
+"""
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+class BackendFailure(Exception):
+    """One backend could not answer (after its retries). `reason` is one line for the user."""
+
+    def __init__(self, backend: str, reason: str, retries: int = 0):
+        super().__init__(f"{backend}: {reason}")
+        self.backend = backend
+        self.reason = reason
+        self.retries = retries
+
+
+class AllBackendsFailed(RuntimeError):
+    def __init__(self, failures: list[BackendFailure]):
+        detail = "; ".join(str(f) for f in failures) or "no backend configured"
+        super().__init__(f"no answer backend is available ({detail})")
+        self.failures = failures
+
+
+class BackendConfigError(ValueError):
+    """A backend is misconfigured (missing endpoint, key, package): not a transient fault, so not retried."""
+
+
+def status_of(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def is_transient(exc: BaseException) -> bool:
+    import openai
+
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    status = status_of(exc)
+    return status is not None and (status in RETRYABLE_STATUS or status >= 500)
+
+
+def describe(exc: BaseException, timeout: float | None = None) -> str:
+    """One line, no traceback: what went wrong, in the user's terms."""
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return f"timed out after {timeout:g}s" if timeout else "timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        detail = f" ({type(cause).__name__}: {cause})" if cause else ""
+        return f"cannot connect{detail}"[:300]
+    status = status_of(exc)
+    if status is not None:
+        message = getattr(exc, "message", "") or str(exc)
+        return f"HTTP {status}: {message}"[:300].replace("\n", " ")
+    return f"{type(exc).__name__}: {exc}"[:300].replace("\n", " ")
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 2
+    base_seconds: float = 0.5
+    max_seconds: float = 20.0
+    timeout: float | None = None
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random
+    waits: list[float] = field(default_factory=list)  # every wait taken, for tests and the usage log
+
+    def delay(self, attempt: int, exc: BaseException) -> float | None:
+        """Seconds to wait before retry number attempt+1, or None when this error must not be retried."""
+        if attempt >= self.max_retries or not is_transient(exc):
+            return None
+        asked = retry_after_seconds(exc)
+        if asked is not None:
+            return asked if asked <= self.max_seconds else None
+        backoff = min(self.max_seconds, self.base_seconds * (2**attempt))
+        return backoff * (0.5 + 0.5 * self.jitter())
+
+    def wait(self, seconds: float) -> None:
+        self.waits = self.waits[-99:] + [seconds]  # bounded: a long-running UI process keeps this policy
+        if seconds > 0:
+            self.sleep(seconds)
+
+    def give_up_reason(self, backend: str, attempt: int, exc: BaseException) -> BackendFailure:
+        reason = describe(exc, self.timeout)
+        asked = retry_after_seconds(exc)
+        if is_transient(exc) and asked is not None and asked > self.max_seconds and attempt < self.max_retries:
+            reason += f" (Retry-After {asked:g}s is longer than the {self.max_seconds:g}s limit)"
+        elif attempt:
+            reason += f" (after {attempt} {'retry' if attempt == 1 else 'retries'})"
+        return BackendFailure(backend, reason, attempt)

@@ -1,0 +1,224 @@
+"""A small OpenAI-compatible server on 127.0.0.1 for tests: no network, the real openai/langchain client.
+
+Serves POST /v1/chat/completions and the Azure form /openai/deployments/<name>/chat/completions, plain and
+streaming (SSE, with a final usage chunk when stream_options.include_usage is set). Each request takes the
+next scripted behaviour from a queue; when the queue is empty it answers with the default "echo" model,
+which builds its reply from the numbered sources in the prompt: the first sentence of sources 1 and 2, each
+with its marker. Every request is recorded (path, headers, body) so tests count calls instead of timing them.
+Bounded: at most `max_requests` requests are served, and a slow reply waits on an event that shutdown sets.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SOURCE = re.compile(r'<source id="(\d+)"[^\n]*>\n(.*?)\n</source>', re.DOTALL)
+
+
+def sources_in(messages: list[dict]) -> dict[int, str]:
+    text = "\n".join(str(m.get("content", "")) for m in messages)
+    return {int(n): body for n, body in SOURCE.findall(text)}
+
+
+def first_sentence(text: str) -> str:
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+|\*\*", "", line).strip()
+        if line and not line.startswith(("#", "|")) and len(line.split()) >= 4:
+            return re.split(r"(?<=[.!?])\s+", line)[0].rstrip(".") + "."
+    return text.strip().split("\n")[0]
+
+
+def outside_data(messages: list[dict]) -> str:
+    """The user message minus its <source> and <question> blocks: where an instruction would be obeyed."""
+    human = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+    return re.sub(r"<source id=.*?</source>|<question>.*?</question>", "", human, flags=re.DOTALL)
+
+
+def echo_reply(messages: list[dict]) -> str:
+    """A model that respects the data boundary: it obeys a `SYSTEM:` line only when it appears outside the
+    data blocks (so a chunk that escapes its block is obeyed), else quotes sources 1 and 2 with markers."""
+    for line in outside_data(messages).splitlines():
+        if line.strip().startswith("SYSTEM:"):
+            return line.split(":", 1)[1].strip()
+    sources = sources_in(messages)
+    if not sources:  # not an answer prompt (e.g. the follow-up rewrite): say something neutral
+        return "What does the guidance say about this?"
+    return "\n".join(f"- {first_sentence(sources[n])} [{n}]" for n in sorted(sources)[:2])
+
+
+@dataclass
+class Behaviour:
+    """One scripted reply. kind: reply (text, or None for echo), status (HTTP error), slow (delay then reply),
+    cut (stream some text then drop the connection)."""
+
+    kind: str = "reply"
+    text: str | None = None
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    delay: float = 0.0
+    model: str = "fake-gpt"
+    usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens); default: word counts
+
+
+def reply(text: str | None = None, **kw) -> Behaviour:
+    return Behaviour("reply", text, **kw)
+
+
+def status(code: int, retry_after: str | None = None, **kw) -> Behaviour:
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return Behaviour("status", status=code, headers=headers, **kw)
+
+
+def slow(seconds: float, text: str | None = None) -> Behaviour:
+    return Behaviour("slow", text, delay=seconds)
+
+
+def cut(text: str) -> Behaviour:
+    return Behaviour("cut", text)
+
+
+class FakeOpenAI:
+    def __init__(self, max_requests: int = 200):
+        self.queue: deque[Behaviour] = deque()
+        self.requests: list[dict] = []
+        self.replies: list[dict] = []  # what was answered: text and usage reported
+        self.max_requests = max_requests
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                server.handle(self)
+
+            def do_GET(self):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def start(self) -> "FakeOpenAI":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def script(self, *behaviours: Behaviour) -> "FakeOpenAI":
+        self.queue.extend(behaviours)
+        return self
+
+    @property
+    def count(self) -> int:
+        return len(self.requests)
+
+    def last_messages(self) -> list[dict]:
+        return self.requests[-1]["body"]["messages"]
+
+    # -- serving ---------------------------------------------------------------------------------------
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("Content-Length", 0))
+        raw = h.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            body = {}
+        with self.lock:
+            over = len(self.requests) >= self.max_requests
+            self.requests.append({"path": h.path, "headers": dict(h.headers), "body": body})
+            behaviour = self.queue.popleft() if self.queue else Behaviour()
+        if over:
+            return self._json(h, 503, {"error": {"message": "fake server request limit reached"}})
+        if not re.search(r"/chat/completions(\?|$)", h.path):
+            return self._json(h, 404, {"error": {"message": f"no route {h.path}"}})
+        if behaviour.kind == "status":
+            message = {429: "Rate limit exceeded", 500: "Internal server error"}.get(behaviour.status, "error")
+            return self._json(h, behaviour.status, {"error": {"message": message, "type": "fake"}}, behaviour.headers)
+        if behaviour.kind == "slow" and self.stopping.wait(behaviour.delay):
+            return
+        messages = body.get("messages", [])
+        text = behaviour.text if behaviour.text is not None else echo_reply(messages)
+        prompt_words = sum(len(str(m.get("content", "")).split()) for m in messages)
+        usage = behaviour.usage or (prompt_words, len(text.split()))
+        with self.lock:
+            self.replies.append({"text": text, "usage": usage, "stream": bool(body.get("stream"))})
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return self._stream(h, text, behaviour, usage if include_usage else None)
+        self._json(h, 200, {
+            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
+            "model": behaviour.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+        })
+
+    def _json(self, h, code: int, payload: dict, headers: dict | None = None) -> None:
+        data = json.dumps(payload).encode()
+        h.send_response(code)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _stream(self, h, text: str, behaviour: Behaviour, usage: tuple[int, int] | None) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Cache-Control", "no-cache")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        base = {"id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": behaviour.model}
+
+        def send(payload) -> None:
+            data = f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n".encode()
+            h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            h.wfile.flush()
+
+        pieces = re.findall(r"\S+\s*|\s+", text)
+        if behaviour.kind == "cut":
+            pieces = pieces[: max(1, len(pieces) // 2)]
+        send({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+        for piece in pieces:
+            send({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+        if behaviour.kind == "cut":  # drop the connection mid-answer: no terminating chunk
+            h.close_connection = True
+            return
+        send({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if usage is not None:
+            send({**base, "choices": [], "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
+                                                  "total_tokens": sum(usage)}})
+        send("[DONE]")
+        h.wfile.write(b"0\r\n\r\n")
+        h.close_connection = True
