@@ -203,22 +203,31 @@ def _load_pdf(source: SourceFile, digest: str) -> LoadedDocument:
     return LoadedDocument(source.key, str(source.path), title, digest, sections, kind="pdf")
 
 
+def docx_markdown(document, fallback_title: str) -> tuple[str, str]:
+    """(title, Markdown) of a python-docx Document: Title and Heading n styles become headings,
+    list styles become bullets, tables become pipe-separated rows."""
+    title, lines = fallback_title, []
+    for paragraph in document.paragraphs:
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        level = style.removeprefix("Heading ").strip()
+        text = paragraph.text.strip()
+        if style == "Title" and text:
+            title = text
+            lines.append(f"# {title}")
+        elif style.startswith("Heading") and level.isdigit():
+            lines.append(f"{'#' * (int(level) + 1)} {text}")
+        elif text:
+            lines.append(("- " if "List" in style else "") + text)
+    for table in document.tables:
+        for row in table.rows:
+            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+    return title, "\n\n".join(lines)
+
+
 def _load_docx(source: SourceFile, digest: str) -> LoadedDocument:
     import docx
 
     document = docx.Document(str(source.path))
-    title = document.core_properties.title or source.path.stem
-    markdown = []
-    for paragraph in document.paragraphs:
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
-        level = style.removeprefix("Heading ").strip()
-        if style.startswith("Heading") and level.isdigit():
-            markdown.append(f"{'#' * (int(level) + 1)} {paragraph.text}")
-        elif style == "Title":
-            title = paragraph.text or title
-        elif paragraph.text.strip():
-            markdown.append(paragraph.text)
-    sections = [
-        Section(path, text, source.path.as_uri()) for path, text in split_headings("\n\n".join(markdown), title)
-    ]
+    title, markdown = docx_markdown(document, document.core_properties.title or source.path.stem)
+    sections = [Section(path, text, source.path.as_uri()) for path, text in split_headings(markdown, title)]
     return LoadedDocument(source.key, str(source.path), title, digest, sections, kind="docx")

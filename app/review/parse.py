@@ -10,7 +10,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.load import split_headings
+from ingest.load import docx_markdown, split_headings
 
 MB = 1024 * 1024
 
@@ -191,20 +191,6 @@ def _read_docx(data: bytes, name: str, limits: Limits) -> DesignDocument:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises many types for a damaged package
         raise DesignInputError(f"{name}: corrupt DOCX ({type(exc).__name__}: {exc})") from exc
-    lines, title = [], Path(name).stem
-    for paragraph in document.paragraphs:
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
-        level = style.removeprefix("Heading ").strip()
-        if style == "Title" and paragraph.text.strip():
-            title = paragraph.text.strip()
-            lines.append(f"# {title}")
-        elif style.startswith("Heading") and level.isdigit():
-            lines.append(f"{'#' * (int(level) + 1)} {paragraph.text.strip()}")
-        elif paragraph.text.strip():
-            prefix = "- " if "List" in style else ""
-            lines.append(prefix + paragraph.text.strip())
-    for table in document.tables:
-        for row in table.rows:
-            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
-    _, sections = _markdown_sections("\n\n".join(lines), name)
+    title, markdown = docx_markdown(document, Path(name).stem)
+    _, sections = _markdown_sections(markdown, name)
     return DesignDocument(name, "docx", title, sections)
