@@ -7,7 +7,7 @@ import pytest
 
 from ingest.pipeline import IngestInputError, run_ingest
 from ingest.store import ModelMismatch, load_index, read_manifest
-from tests.conftest import FIXTURE_DOCFX, make_settings
+from tests.conftest import make_settings
 
 
 def test_build_writes_faiss_chunks_and_manifest(corpus_index):

@@ -1,5 +1,4 @@
 """Loading DocFX Markdown as learn.microsoft.com publishes it, our front-matter corpus, PDF and DOCX."""
-from pathlib import Path
 
 import pytest
 

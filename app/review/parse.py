@@ -106,10 +106,6 @@ def _decode(data: bytes, name: str) -> str:
     return text
 
 
-def _title_from(sections: list[tuple[tuple[str, ...], str]], fallback: str) -> str:
-    return sections[0][0][0] if sections else fallback
-
-
 def _markdown_sections(markdown: str, name: str) -> tuple[str, list[DesignSection]]:
     h1 = re.search(r"^# (.+)$", markdown, re.M)
     title = h1.group(1).strip() if h1 else Path(name).stem
