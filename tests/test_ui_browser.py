@@ -93,6 +93,19 @@ def test_chat_and_review_in_a_real_browser(server, browser):
     wait.until(ready.presence_of_element_located((By.XPATH, "//*[@data-testid='stChatMessage']//strong[text()='Sources']")))
     browser.save_screenshot(str(SCREENSHOTS / "chat.png"))
 
+    # A second browser session at the same time shares the loaded model and index but not the chat.
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    browser.get(server)
+    box = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']")))
+    box.send_keys("What does SE:07 ask for?", Keys.ENTER)
+    wait.until(ready.presence_of_element_located(
+        (By.CSS_SELECTOR, "[data-testid='stChatMessage'] a[href$='encryption#encrypt-data-at-rest']")
+    ))
+    assert "managed identities?" not in browser.find_element(By.TAG_NAME, "body").text
+    browser.close()
+    browser.switch_to.window(first)
+
     browser.find_element(By.XPATH, "//section[@data-testid='stSidebar']//label[.//p[text()='Design review']]").click()
     upload = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "input[type='file']")))
     upload.send_keys(str(FIXTURES / "design-rag.md"))
