@@ -48,6 +48,16 @@ def _flatten(table: dict, prefix: str = "") -> list[tuple[str, float]]:
     return items
 
 
+def review_metrics(settings, assistant: Assistant) -> dict:
+    """Findings of the offline review rule against eval/designs/expected.jsonl."""
+    from app.review.service import Reviewer
+    from eval.review_eval import assess_designs, load_expected, review_scores, statuses
+
+    expected = load_expected()
+    assessor = Reviewer.open(settings, assistant.index.embedder, assistant.retriever).assessor
+    return review_scores(expected, statuses(assess_designs(assessor, expected)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.splitlines()[0])
     parser.add_argument("--golden", type=Path, default=EVAL_DIR / "golden.jsonl")
@@ -70,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "summary": summarise(results),
         "ablation": {} if args.no_ablation else ablation(assistant, questions, list(settings.corpus_paths)),
+        "review": review_metrics(settings, assistant),
         "index": {k: assistant.index.manifest.get(k) for k in ("version", "embedding_model", "chunk_count")},
         "questions": [
             {

@@ -45,6 +45,13 @@ def render_markdown(report: dict) -> str:
         rows = [[name, v["anchor"]["hit@1"], v["anchor"]["hit@5"], v["anchor"]["mrr@10"], v["page"]["hit@5"],
                  v["page"]["mrr@10"]] for name, v in report["ablation"].items()]
         parts.append(_table(["retriever", "hit@1", "hit@5", "MRR@10", "page hit@5", "page MRR@10"], rows))
+    if report.get("review"):
+        review = report["review"]
+        parts += ["", "## Design review findings (eval/designs)", ""]
+        rows = [["overall", *[review["overall"][k] for k in ("labelled", "precision", "recall", "status_accuracy")]]]
+        rows += [[p, *[v[k] for k in ("labelled", "precision", "recall", "status_accuracy")]]
+                 for p, v in review["per_pillar"].items()]
+        parts.append(_table(["pillar", "labelled", "precision", "recall", "status accuracy"], rows))
     worst = sorted(
         (q for q in report["questions"] if q["answerable"]),
         key=lambda q: (q["page"].get("mrr@10", 0), q["anchor"].get("mrr@10", 0), q["key_facts"]),

@@ -69,3 +69,36 @@ def test_ragas_evaluate_runs_offline_on_our_answers(assistant, embedder):
             "non_llm_context_recall", "non_llm_context_precision_with_reference", "rouge_score", "cited_groundedness"
         }
         assert r.ragas["cited_groundedness"] == 1.0  # extractive answers quote their sources
+
+
+def test_thresholds_gate_on_dotted_paths_and_missing_figures():
+    from eval.__main__ import check_thresholds
+
+    results = {"summary": {"retrieval_page": {"hit@5": 0.61}, "refusal_accuracy": 0.9}}
+    thresholds = {"summary": {"retrieval_page": {"hit@5": 0.6}, "refusal_accuracy": 0.95, "nothing": 0.1}}
+    assert check_thresholds(results, thresholds) == [
+        "summary.refusal_accuracy: 0.9000 < 0.95",
+        "summary.nothing: missing from the results",
+    ]
+
+
+def test_review_metrics_count_raised_findings_against_labels():
+    from app.review.assess import Finding
+    from eval.review_eval import review_scores, statuses
+
+    def finding(item, status, phrases=(), similarity=0.0):
+        return Finding(item_id=item, pillar="security", title="t", status=status, severity="high",
+                       recommendation="r", risk="r", matched_phrases=list(phrases), similarity=similarity)
+
+    expected = [
+        {"design": "d.md", "item_id": "A", "pillar": "security", "severity": "high", "expected": "missing"},
+        {"design": "d.md", "item_id": "B", "pillar": "security", "severity": "high", "expected": "addressed"},
+        {"design": "d.md", "item_id": "C", "pillar": "security", "severity": "high", "expected": "partial"},
+    ]
+    findings = {"d.md": [finding("A", "missing"), finding("B", "partial", ["x"], 0.5), finding("C", "addressed", ["x", "y"], 0.5)]}
+    scores = review_scores(expected, statuses(findings))["overall"]
+    assert scores == {"labelled": 3, "precision": 0.5, "recall": 0.5, "status_accuracy": pytest.approx(1 / 3, abs=1e-4)}
+    from app.review.assess import ReviewThresholds
+
+    rederived = statuses(findings, ReviewThresholds(addressed_phrases=1, addressed_similarity=0.4, partial_similarity=0.9))
+    assert rederived["d.md"] == {"A": "missing", "B": "addressed", "C": "addressed"}
