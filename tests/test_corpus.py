@@ -76,3 +76,23 @@ def test_pdf_and_docx_designs_are_reproduced_by_the_script(tmp_path):
     assert result.returncode == 0, result.stderr
     for name in ("rag-support-assistant.pdf", "fraud-model-training.docx"):
         assert (tmp_path / name).read_bytes() == (DESIGNS / name).read_bytes(), name
+
+
+def test_coverage_table_covers_every_official_ai_section_with_existing_files():
+    import re
+
+    table = (ROOT / "eval" / "coverage.md").read_text(encoding="utf-8")
+    rows = [line for line in table.splitlines() if line.startswith("| [ai/")]
+    assert len(rows) >= 70 and "not covered" not in table
+    linked = re.findall(r"\]\(\.\./(corpus/[^)]+\.md)\)", table)
+    assert linked and all((ROOT / path).is_file() for path in linked)
+
+
+def test_coverage_table_is_current_when_the_official_docs_are_here(tmp_path):
+    from eval.coverage import main as coverage
+
+    docs = ROOT.parent / "shared" / "waf-docs" / "well-architected"
+    if not docs.is_dir():
+        pytest.skip("the official docs are not beside the repo (CI checks them when they are)")
+    assert coverage(["--docs", str(docs), "--out", str(tmp_path / "coverage.md")]) == 0
+    assert (tmp_path / "coverage.md").read_text() == (ROOT / "eval" / "coverage.md").read_text()
