@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     candidate_k: int = 40
     rrf_k: int = 60
     max_chunks_per_section: int = 1
-    relevance_threshold: float = 0.30
+    relevance_threshold: float = 0.42  # python -m eval && python -m eval.calibrate
     answer_max_sentences: int = 6
     answer_min_sentence_score: float = 0.3
     checklist_path: Path = PROJECT_ROOT / "corpus" / "checklist" / "review-checklist.yaml"
@@ -66,7 +66,21 @@ class Settings(BaseSettings):
             "gpt-4.1": {"input_per_1k": 0.002, "output_per_1k": 0.008},
         }
     )
-    index_backend: Literal["faiss"] = "faiss"
+    index_backend: Literal["faiss", "azure-search"] = "faiss"
+    # Azure AI Search (ingest/azure_search.py, app/azure_retrieval.py), used when index_backend is azure-search.
+    azure_search_endpoint: str | None = None  # https://<service>.search.windows.net
+    azure_search_index: str = "waf-ai-guidance"
+    azure_search_api_key: SecretStr | None = None  # unset: Microsoft Entra ID via DefaultAzureCredential
+    azure_search_semantic_config: str | None = None  # created by ingest and used by queries when set
+    azure_search_api_version: str | None = None  # unset: the SDK's default REST API version
+    azure_search_batch_size: int = 100  # documents per upload/delete request (the service allows 1000 / 16 MB)
+    azure_search_max_retries: int = 5
+    azure_search_retry_base_seconds: float = 1.0
+    azure_search_retry_max_seconds: float = 60.0
+    azure_search_timeout_seconds: float = 30.0
+    # LLM judge of `python -m eval` (ragas Faithfulness, ResponseRelevancy, LLMContextRecall): "none", "llm"
+    # (the WAF_LLM_BACKEND backend), or "openai" / "azure-openai" (that backend's settings, whatever answers).
+    eval_judge: Literal["none", "llm", "openai", "azure-openai"] = "none"
 
 
 @lru_cache(maxsize=1)

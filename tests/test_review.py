@@ -1,5 +1,6 @@
 """Design review: hostile input ends in clear messages; findings carry evidence and citations; exports parse."""
 import io
+import os
 import json
 import subprocess
 import sys
@@ -211,6 +212,7 @@ def test_zip_that_is_not_a_word_document():
 
 def run_review(args, corpus_index, tmp_path):
     env = {"WAF_INDEX_DIR": str(corpus_index.index_dir), "WAF_CHECKLIST_PATH": str(FIXTURES / "checklist.yaml"),
+           "WAF_RELEVANCE_THRESHOLD": os.environ["WAF_RELEVANCE_THRESHOLD"],
            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     cli = str(Path(sys.executable).with_name("waf-assistant"))
     return subprocess.run([cli, "review", *args], capture_output=True, text=True, env=env, timeout=300)
