@@ -64,10 +64,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thresholds", type=Path, default=EVAL_DIR / "thresholds.toml")
     parser.add_argument("--out", type=Path, default=EVAL_DIR / "results")
     parser.add_argument("--no-ablation", action="store_true")
+    parser.add_argument(
+        "--judge", nargs="?", const="llm", default=None, choices=("none", "llm", "openai", "azure-openai"),
+        help="also score with an LLM judge (ragas faithfulness, answer_relevancy, context_recall): 'llm' (the "
+        "default when given without a value) is WAF_LLM_BACKEND; overrides WAF_EVAL_JUDGE",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     settings = get_settings()
+    judge, judge_errors = None, ()
+    if (args.judge or settings.eval_judge) != "none":  # eval.judge (langchain-openai) only when asked
+        from app.llm.resilience import BackendConfigError
+        from eval.judge import JudgeError, make_judge
+
+        judge_errors = (JudgeError,)
+        try:
+            judge = make_judge(settings, args.judge)
+        except BackendConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     print(run_ingest(settings, show_progress=False).lines()[-1])  # the default index, brought up to date
     assistant = Assistant.open(settings)
     questions = load_golden(args.golden)
@@ -75,13 +91,18 @@ def main(argv: list[str] | None = None) -> int:
     chunk_texts: dict[str, list[str]] = {}
     for chunk in assistant.index.chunks:
         chunk_texts.setdefault(chunk.url, []).append(chunk.text)
-    score_with_ragas(results, assistant.index.embedder, chunk_texts)
+    try:
+        score_with_ragas(results, assistant.index.embedder, chunk_texts, judge=judge)
+    except judge_errors as exc:  # the judge scored no answer at all (ragas logged why)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
     report = {
         "summary": summarise(results),
         "ablation": {} if args.no_ablation else ablation(assistant, questions, list(settings.corpus_paths)),
         "review": review_metrics(settings, assistant),
         "index": {k: assistant.index.manifest.get(k) for k in ("version", "embedding_model", "chunk_count")},
+        "judge": judge.describe() if judge else None,
         "questions": [
             {
                 "id": r.question.id, "question": r.question.question, "refused": r.refused,

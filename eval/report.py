@@ -19,6 +19,14 @@ def render_markdown(report: dict) -> str:
         f"{s['questions']} questions ({s['answerable']} answerable), {report.get('seconds', '?')} s. "
         f"Index {report['index'].get('version')} ({report['index'].get('chunk_count')} chunks)."
     )
+    if report.get("judge"):
+        j = report["judge"]
+        unscored = sum(j.get("unscored", {}).values())
+        parts += [
+            "",
+            f"LLM judge ({', '.join(j.get('metrics', []))}): {j['kind']} model {j['model']} at {j['location']}"
+            + (f"; {unscored} judgements unscored (NaN, left out of the means)." if unscored else "."),
+        ]
     parts += ["", "## Overall", ""]
     overall = [
         ["retrieval hit@1 / hit@3 / hit@5 (page+anchor)",

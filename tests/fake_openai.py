@@ -51,6 +51,70 @@ def echo_reply(messages: list[dict]) -> str:
     return "\n".join(f"- {first_sentence(sources[n])} [{n}]" for n in sorted(sources)[:2])
 
 
+# -- ragas judge prompts ---------------------------------------------------------------------------------
+# ragas' PydanticPrompt sends one user message: instruction, "Please return the output in a JSON format that
+# complies with the following schema ... {json schema with its title}", examples, then "input: {json}" and
+# "Output: ". The fake recognises the schema title, reads the input JSON and answers schema-valid JSON, with
+# every verdict taken from `FakeOpenAI.judge_verdict` (1 supported / 0 not, or a callable(statement) -> 0/1).
+JUDGE_SCHEMAS = {
+    "StatementGeneratorOutput": "statements",  # Faithfulness, step 1: the answer broken into statements
+    "NLIStatementOutput": "nli",  # Faithfulness, step 2: a verdict per statement against the context
+    "ResponseRelevanceOutput": "question",  # ResponseRelevancy: a question for the answer + noncommittal flag
+    "ContextRecallClassifications": "context_recall",  # LLMContextRecall: each reference sentence attributed?
+}
+_JUDGE_INPUT = re.compile(r"\nNow perform the same with the following input\ninput: (\{.*\})\nOutput: \s*$", re.DOTALL)
+
+
+def judge_kind(messages: list[dict]) -> tuple[str, dict] | None:
+    """(kind, input) of a ragas judge prompt, or None for any other prompt."""
+    text = "\n".join(str(m.get("content", "")) for m in messages)
+    found = _JUDGE_INPUT.search(text)
+    if not found:
+        return None
+    for title, kind in JUDGE_SCHEMAS.items():
+        if f'"title": "{title}"' in text.split("--------EXAMPLES-----------")[0]:
+            return kind, json.loads(found.group(1))
+    return None
+
+
+def judge_statements(text: str) -> list[str]:
+    """The sentences of an answer, without bullets, bold pillar headings or [n] markers."""
+    statements = []
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
+        if not line or (line.startswith("**") and line.endswith("**")):
+            continue
+        for sentence in re.split(r"(?<=[.!?\]])\s+(?=[A-Z])", line):
+            sentence = re.sub(r"\s*\[\d+\]", "", sentence).strip()
+            if len(sentence.split()) >= 3:
+                statements.append(sentence)
+    return statements
+
+
+def judge_question(response: str) -> str:
+    """The question the fake 'generates' for an answer (tests compute the expected relevancy from it)."""
+    statements = judge_statements(response) or [response.strip()]
+    return f"What does the guidance say about this: {statements[0].rstrip('.')}?"
+
+
+def judge_reply(kind: str, data: dict, verdict) -> str:
+    def vote(statement: str) -> int:
+        return int(bool(verdict(statement) if callable(verdict) else verdict))
+
+    if kind == "statements":
+        return json.dumps({"statements": judge_statements(data.get("answer", ""))})
+    if kind == "nli":
+        return json.dumps({"statements": [
+            {"statement": s, "reason": "fake judge", "verdict": vote(s)} for s in data.get("statements", [])
+        ]})
+    if kind == "question":
+        response = data.get("response", "")
+        return json.dumps({"question": judge_question(response), "noncommittal": 1 - vote(response)})
+    return json.dumps({"classifications": [
+        {"statement": s, "reason": "fake judge", "attributed": vote(s)} for s in judge_statements(data.get("answer", ""))
+    ]})
+
+
 @dataclass
 class Behaviour:
     """One scripted reply. kind: reply (text, or None for echo), status (HTTP error), slow (delay then reply),
@@ -87,6 +151,8 @@ class FakeOpenAI:
         self.queue: deque[Behaviour] = deque()
         self.requests: list[dict] = []
         self.replies: list[dict] = []  # what was answered: text and usage reported
+        self.judge_verdict = 1  # verdict of every ragas judge prompt: 0/1, or a callable(statement) -> 0/1
+        self.judged: list[tuple[str, dict]] = []  # (kind, input) of each ragas judge prompt answered
         self.max_requests = max_requests
         self.stopping = threading.Event()
         self.lock = threading.Lock()
@@ -166,7 +232,13 @@ class FakeOpenAI:
         if behaviour.kind == "slow" and self.stopping.wait(behaviour.delay):
             return
         messages = body.get("messages", [])
-        text = behaviour.text if behaviour.text is not None else echo_reply(messages)
+        judged = judge_kind(messages) if behaviour.text is None else None
+        if judged:
+            with self.lock:
+                self.judged.append(judged)
+        text = behaviour.text if behaviour.text is not None else (
+            judge_reply(*judged, self.judge_verdict) if judged else echo_reply(messages)
+        )
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in messages)
         usage = behaviour.usage or (prompt_words, len(text.split()))
         with self.lock:
