@@ -171,15 +171,19 @@ def _passage(hit: ScoredChunk) -> Passage:
 
 
 def _citations(quotes: list[Quote]) -> list[Citation]:
-    """One number per cited URL, in the order the answer first uses it."""
+    """One number per cited URL, in the order the answer first uses it. Several chunks can cite one
+    official section (corpus files split a long section); the passage holds every chunk quoted under it."""
     citations: dict[str, Citation] = {}
     for quote in quotes:
         chunk = quote.hit.chunk
-        if chunk.url not in citations:
+        citation = citations.get(chunk.url)
+        if citation is None:
             citations[chunk.url] = Citation(
                 len(citations) + 1, chunk.title, chunk.section_label, chunk.url, list(chunk.pillars),
                 chunk.chunk_id, chunk.text,
             )
+        elif chunk.text not in citation.passage:
+            citation.passage += "\n\n" + chunk.text
     return list(citations.values())
 
 

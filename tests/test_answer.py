@@ -71,3 +71,15 @@ def test_precomputed_sentence_vectors_match_a_fresh_model_pass(assistant, embedd
     position = next(i for i, c in enumerate(assistant.index.chunks) if len(split_sentences(c.text)) >= 2)
     fresh = embedder.encode(split_sentences(assistant.index.chunks[position].text))
     assert np.allclose(stored.for_chunk(position), fresh, atol=1e-4)
+
+
+def test_a_citation_shared_by_several_chunks_holds_every_quoted_passage(assistant):
+    from app.assistant import _citations
+    from app.extractive import Quote
+
+    hits = assistant.retriever.search("managed identities and encryption", k=2)
+    first, second = hits[0], hits[1]
+    second.chunk = type(second.chunk)(**{**second.chunk.to_dict(), "url": first.chunk.url})
+    citations = _citations([Quote("a", first, 0.9, "security"), Quote("b", second, 0.8, "security")])
+    assert len(citations) == 1
+    assert first.chunk.text in citations[0].passage and second.chunk.text in citations[0].passage
