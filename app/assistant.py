@@ -35,14 +35,19 @@ class Assistant:
         embedder = embedder or SentenceEmbedder(
             settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
         )
-        index = GuidanceIndex(load_index(settings.index_dir, settings.embedding_model), embedder)
-        retriever = HybridRetriever(
-            index=index,
-            top_k=settings.top_k,
-            candidate_k=settings.candidate_k,
-            rrf_k=settings.rrf_k,
-            max_per_section=settings.max_chunks_per_section,
-        )
+        if settings.index_backend == "azure-search":  # imported only then: the azure SDK is an optional extra
+            from app.azure_retrieval import open_azure_search
+
+            index, retriever = open_azure_search(settings, embedder)
+        else:
+            index = GuidanceIndex(load_index(settings.index_dir, settings.embedding_model), embedder)
+            retriever = HybridRetriever(
+                index=index,
+                top_k=settings.top_k,
+                candidate_k=settings.candidate_k,
+                rrf_k=settings.rrf_k,
+                max_per_section=settings.max_chunks_per_section,
+            )
         answerer = ExtractiveAnswerer(
             embedder, settings.answer_max_sentences, settings.answer_min_sentence_score, index.stored.sentences
         )

@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = _settings_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.command == "ingest":
         return run_ingest_command(args)
     try:
@@ -69,6 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # an empty question, an unknown pillar
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _settings_problem() -> str | None:
+    """A bad WAF_* value as one line, instead of pydantic's multi-line ValidationError and a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "WAF_" + str(error["loc"][0]).upper() if error.get("loc") else "a WAF_ setting"
+        return f"bad setting {name}: {error['msg']}"
+    return None
 
 
 def _open_assistant():
@@ -183,6 +200,11 @@ def _review(path: Path, output_format: str, out: Path | None, fail_under: int | 
 
 def _info() -> int:
     settings = get_settings()
+    if settings.index_backend == "azure-search":
+        from ingest.azure_search import describe_index
+
+        print("\n".join(describe_index(settings)))
+        return 0
     manifest = read_manifest(settings.index_dir)
     if manifest is None:
         print(f"no index in {settings.index_dir}. Build it with: waf-assistant ingest", file=sys.stderr)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.assistant import Assistant
-from app.retrieval import HybridRetriever
 from eval.golden import GoldenQuestion
 from eval.metrics import key_fact_coverage, refusal_correct, retrieval_scores
 from ingest.load import discover, split_front_matter
@@ -109,10 +108,8 @@ def ablation(assistant: Assistant, questions: list[GoldenQuestion], corpus_paths
     answerable = [q for q in questions if q.answerable]
     table = {}
     for mode in ("bm25", "dense", "hybrid"):
-        retriever = HybridRetriever(
-            index=assistant.index, mode=mode, top_k=RETRIEVAL_DEPTH,
-            candidate_k=assistant.retriever.candidate_k, max_per_section=assistant.retriever.max_per_section,
-        )
+        # A copy of the assistant's own retriever (FAISS or Azure AI Search), in one mode.
+        retriever = assistant.retriever.model_copy(update={"mode": mode, "top_k": RETRIEVAL_DEPTH})
         table[mode] = _score_urls([[h.chunk.url for h in retriever.search(q.question)] for q in answerable], answerable)
     naive = naive_baseline(assistant, corpus_paths)
     table["naive-langchain"] = _score_urls(

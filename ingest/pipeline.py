@@ -74,6 +74,10 @@ def run_ingest(
     embedder: SentenceEmbedder | None = None,
     show_progress: bool = True,
 ) -> IngestSummary:
+    if settings.index_backend == "azure-search":  # imported only then: the azure SDK is an optional extra
+        from ingest.azure_search import run_azure_ingest
+
+        return run_azure_ingest(settings, paths, rebuild, embedder, show_progress)
     started = time.perf_counter()
     sources = collect_sources(paths or list(settings.corpus_paths))
     hashes = {s.key: file_hash(s.path) for s in sources}

@@ -1,0 +1,668 @@
+"""Azure AI Search as the index (WAF_INDEX_BACKEND=azure-search): schema, client, retries, incremental ingest.
+
+The same job as the FAISS pipeline, at service scale:
+
+- The index schema is created or updated by ingest: key = Chunk.chunk_id (a hash of source, heading path and
+  content), searchable content/title/heading path, filterable pillars, the source file key and hash, the
+  embedding model and chunking that produced the chunk, and a vector field whose dimension comes from the
+  embedding model, searched with an HNSW profile (cosine). A semantic configuration is added when
+  WAF_AZURE_SEARCH_SEMANTIC_CONFIG names one.
+- Incremental like FAISS: the index itself is the manifest. Ingest reads (id, source_key, content_hash, model,
+  chunking, file_chunk_count) of every document; a file whose chunks are all there with its current hash, the
+  same model and chunking, is not loaded or embedded again. Chunks of changed or removed files are deleted
+  after the new ones are uploaded (merge-or-upload by id), so readers never see a file without chunks.
+- Every service call retries throttling and transient faults itself (the SDK's own retries are off so there
+  is one policy): 429/503 (and 500/502/504, timeouts, connection errors) after Retry-After or retry-after-ms
+  when the service sends one, else exponential backoff with jitter. Documents that fail inside a 207
+  multi-status batch with 409/422/429/503 are retried on their own.
+
+The azure packages are an optional extra (`pip install -e '.[azure]'`); they are imported only here and in
+app/azure_retrieval.py, only when this backend is chosen.
+"""
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from ingest.documents import Chunk
+from ingest.store import IndexMissing, IndexProblem, ModelMismatch
+
+log = logging.getLogger("ingest")
+
+VECTOR_FIELD = "content_vector"
+HNSW_CONFIG = "waf-hnsw"
+VECTOR_PROFILE = "waf-hnsw-profile"
+TEXT_ANALYZER = "en.microsoft"
+# Fields read back to rebuild a Chunk (the vector is selected separately, when a dense score is needed).
+CHUNK_FIELDS = [
+    "id", "content", "embed_text", "title", "heading_path", "section", "url", "pillars", "topics",
+    "source_key", "content_hash",
+]
+STATE_FIELDS = [
+    "id", "source_key", "content_hash", "file_chunk_count", "embedding_model", "chunk_max_tokens",
+    "chunk_overlap_tokens",
+]
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+RETRYABLE_DOCUMENT_STATUS = frozenset({409, 422, 429, 503})
+PAGE_SIZE = 1000  # the service's largest page
+_INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,126}[a-z0-9])?$")
+EXTRA_HINT = "install the azure extra: .venv/bin/pip install -e '.[azure]'"
+
+
+class AzureSearchConfigError(IndexProblem):
+    """Bad or missing WAF_AZURE_SEARCH_* settings, or the azure packages are not installed."""
+
+
+class AzureSearchError(IndexProblem):
+    """The service refused or failed a request (after retries): one line for the user."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+# -- settings and clients ----------------------------------------------------------------------------------
+
+
+def check_settings(settings) -> None:
+    """Fail fast, before any model loads, with a message naming the setting to fix."""
+    endpoint = (settings.azure_search_endpoint or "").strip()
+    if not endpoint:
+        raise AzureSearchConfigError(
+            "WAF_AZURE_SEARCH_ENDPOINT is not set; WAF_INDEX_BACKEND=azure-search needs it "
+            "(https://<service>.search.windows.net)"
+        )
+    if not endpoint.startswith(("https://", "http://")):
+        raise AzureSearchConfigError(
+            f"WAF_AZURE_SEARCH_ENDPOINT must be a URL like https://<service>.search.windows.net, not {endpoint!r}"
+        )
+    if not _INDEX_NAME.match(settings.azure_search_index or ""):
+        raise AzureSearchConfigError(
+            f"WAF_AZURE_SEARCH_INDEX {settings.azure_search_index!r} is not a valid index name "
+            "(lowercase letters, digits and dashes, at most 128 characters, starting and ending with a letter or digit)"
+        )
+    if settings.azure_search_batch_size < 1 or settings.azure_search_batch_size > 1000:
+        raise AzureSearchConfigError("WAF_AZURE_SEARCH_BATCH_SIZE must be between 1 and 1000")
+
+
+def make_credential(settings):
+    """An API key when WAF_AZURE_SEARCH_API_KEY is set, else Microsoft Entra ID (DefaultAzureCredential:
+    managed identity, workload identity, `az login`...)."""
+    key = settings.azure_search_api_key.get_secret_value() if settings.azure_search_api_key else ""
+    if key:
+        from azure.core.credentials import AzureKeyCredential
+
+        return AzureKeyCredential(key)
+    try:
+        from azure.identity import DefaultAzureCredential
+    except ImportError as exc:
+        raise AzureSearchConfigError(
+            f"WAF_AZURE_SEARCH_API_KEY is unset, so sign-in uses Microsoft Entra ID, which needs azure-identity: {EXTRA_HINT}"
+        ) from exc
+    return DefaultAzureCredential()
+
+
+def _sdk():
+    try:
+        from azure.search.documents import SearchClient
+        from azure.search.documents.indexes import SearchIndexClient
+    except ImportError as exc:
+        raise AzureSearchConfigError(f"WAF_INDEX_BACKEND=azure-search needs azure-search-documents: {EXTRA_HINT}") from exc
+    return SearchClient, SearchIndexClient
+
+
+# -- retries -------------------------------------------------------------------------------------------------
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """What the service asked for: retry-after-ms, or Retry-After in seconds or as an HTTP date."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if not headers:
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def _is_transient(exc: BaseException) -> bool:
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return True
+    return isinstance(exc, HttpResponseError) and exc.status_code in RETRYABLE_STATUS
+
+
+def describe(exc: BaseException) -> str:
+    """One line: the HTTP status and the service's own message, or the connection problem."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    status = getattr(exc, "status_code", None)
+    message = ""
+    error = getattr(exc, "error", None)
+    if error is not None:
+        message = getattr(error, "message", None) or ""
+    if not message and isinstance(exc, HttpResponseError) and exc.response is not None:
+        try:
+            message = (exc.response.json().get("error") or {}).get("message") or ""
+        except Exception:  # not JSON
+            message = ""
+    message = message or getattr(exc, "message", "") or str(exc) or type(exc).__name__
+    message = message.splitlines()[0] if message else ""
+    if status in (401, 403) or isinstance(exc, ClientAuthenticationError):
+        hint = " (check WAF_AZURE_SEARCH_API_KEY, or the identity's Search Index Data Contributor/Reader role)"
+        return (f"HTTP {status}: " if status else "") + f"not authorized{hint}: {message}"[:300]
+    if isinstance(status, int):
+        return f"HTTP {status}: {message}"[:300]
+    return f"{type(exc).__name__}: {message}"[:300]
+
+
+@dataclass
+class SearchRetry:
+    max_retries: int = 5
+    base_seconds: float = 1.0
+    max_seconds: float = 60.0
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random
+    waits: list[float] = field(default_factory=list)  # every wait taken (bounded), for tests and logs
+
+    def delay(self, attempt: int, asked: float | None) -> float:
+        if asked is not None:
+            return asked
+        backoff = min(self.max_seconds, self.base_seconds * (2**attempt))
+        return backoff * (0.5 + 0.5 * self.jitter())
+
+    def wait(self, seconds: float) -> None:
+        self.waits = self.waits[-99:] + [seconds]
+        if seconds > 0:
+            self.sleep(seconds)
+
+    def run(self, what: str, fn: Callable[[], Any]) -> Any:
+        """fn() with retries of throttling and transient faults; any failure left becomes AzureSearchError."""
+        from azure.core.exceptions import AzureError
+
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except AzureError as exc:
+                asked = retry_after_seconds(exc)
+                if not _is_transient(exc):
+                    raise _as_problem(what, exc) from exc
+                if attempt >= self.max_retries:
+                    raise AzureSearchError(
+                        f"{what} failed after {attempt} retries: {describe(exc)}", getattr(exc, "status_code", None)
+                    ) from exc
+                if asked is not None and asked > self.max_seconds:
+                    raise AzureSearchError(
+                        f"{what} throttled: the service asks to retry after {asked:g}s, longer than "
+                        f"WAF_AZURE_SEARCH_RETRY_MAX_SECONDS ({self.max_seconds:g}s); run it again later"
+                    ) from exc
+                seconds = self.delay(attempt, asked)
+                log.warning("%s: %s; retry %d in %.1fs", what, describe(exc), attempt + 1, seconds)
+                self.wait(seconds)
+                attempt += 1
+
+
+def _as_problem(what: str, exc: BaseException) -> IndexProblem:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    if isinstance(exc, ResourceNotFoundError):
+        return IndexMissing(f"{what}: {describe(exc)}. Build the index with: waf-assistant ingest")
+    return AzureSearchError(f"{what} failed: {describe(exc)}", getattr(exc, "status_code", None))
+
+
+# -- documents ---------------------------------------------------------------------------------------------
+
+
+def chunk_to_document(chunk: Chunk, vector: np.ndarray, model: str, max_tokens: int, overlap: int, file_chunks: int) -> dict:
+    return {
+        "id": chunk.chunk_id,
+        "content": chunk.text,
+        "embed_text": chunk.embed_text,
+        "title": chunk.title,
+        "heading_path": list(chunk.heading_path),
+        "section": chunk.section_label,
+        "url": chunk.url,
+        "pillars": list(chunk.pillars),
+        "topics": list(chunk.topics),
+        "source_key": chunk.source_key,
+        "content_hash": chunk.content_hash,
+        "file_chunk_count": file_chunks,
+        "embedding_model": model,
+        "chunk_max_tokens": max_tokens,
+        "chunk_overlap_tokens": overlap,
+        # float32 precision is all the index keeps; seven decimals keep the JSON small.
+        VECTOR_FIELD: np.round(np.asarray(vector, dtype=np.float64), 7).tolist(),
+    }
+
+
+def document_to_chunk(document: dict) -> Chunk:
+    return Chunk(
+        chunk_id=document["id"],
+        source_key=document.get("source_key") or "",
+        title=document.get("title") or "",
+        heading_path=list(document.get("heading_path") or []),
+        url=document.get("url") or "",
+        text=document.get("content") or "",
+        embed_text=document.get("embed_text") or document.get("content") or "",
+        pillars=list(document.get("pillars") or []),
+        topics=list(document.get("topics") or []),
+        content_hash=document.get("content_hash") or "",
+    )
+
+
+def odata_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def pillar_filter(pillar: str | None) -> str | None:
+    return f"pillars/any(p: p eq {odata_string(pillar)})" if pillar else None
+
+
+# -- the index ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FileState:
+    """What the index holds for one source file."""
+
+    ids: list[str] = field(default_factory=list)
+    hashes: set[str] = field(default_factory=set)
+    counts: set[int] = field(default_factory=set)
+    signatures: set[tuple] = field(default_factory=set)  # (embedding_model, chunk_max_tokens, chunk_overlap_tokens)
+
+    def complete(self, digest: str) -> bool:
+        return self.hashes == {digest} and self.counts == {len(self.ids)} and len(self.signatures) == 1
+
+
+class AzureSearchStore:
+    """The SDK clients for one index, with this module's retry policy around every call."""
+
+    def __init__(self, settings, credential=None, sleep: Callable[[float], None] = time.sleep, **client_kwargs):
+        check_settings(settings)
+        SearchClient, SearchIndexClient = _sdk()
+        self.settings = settings
+        self.endpoint = settings.azure_search_endpoint.strip().rstrip("/")
+        self.name = settings.azure_search_index
+        self.semantic_config = settings.azure_search_semantic_config or None
+        credential = credential if credential is not None else make_credential(settings)
+        options: dict[str, Any] = {
+            "retry_total": 0,  # one retry policy, ours (SearchRetry), which honours Retry-After and counts
+            "connection_timeout": settings.azure_search_timeout_seconds,
+            "read_timeout": settings.azure_search_timeout_seconds,
+            "user_agent": "waf-ai-assistant",
+        }
+        if settings.azure_search_api_version:
+            options["api_version"] = settings.azure_search_api_version
+        options.update(client_kwargs)
+        self.index_client = SearchIndexClient(self.endpoint, credential, **options)
+        self.search_client = SearchClient(self.endpoint, self.name, credential, **options)
+        self.retry = SearchRetry(
+            settings.azure_search_max_retries,
+            settings.azure_search_retry_base_seconds,
+            settings.azure_search_retry_max_seconds,
+            sleep,
+        )
+
+    @property
+    def label(self) -> str:
+        return f"Azure AI Search index {self.name!r} at {self.endpoint}"
+
+    def close(self) -> None:
+        self.index_client.close()
+        self.search_client.close()
+
+    # schema
+    def definition(self, dimension: int):
+        from azure.search.documents.indexes import models as m
+
+        string, collection = m.SearchFieldDataType.String, m.SearchFieldDataType.Collection
+        fields = [
+            m.SimpleField(name="id", type=string, key=True, filterable=True, sortable=True),
+            m.SearchableField(name="content", analyzer_name=TEXT_ANALYZER),
+            m.SimpleField(name="embed_text", type=string),
+            m.SearchableField(name="title", analyzer_name=TEXT_ANALYZER),
+            m.SearchableField(name="heading_path", collection=True, analyzer_name=TEXT_ANALYZER),
+            m.SimpleField(name="section", type=string),
+            m.SimpleField(name="url", type=string, filterable=True),
+            m.SimpleField(name="pillars", type=collection(string), filterable=True, facetable=True),
+            m.SimpleField(name="topics", type=collection(string), filterable=True, facetable=True),
+            m.SimpleField(name="source_key", type=string, filterable=True, facetable=True),
+            m.SimpleField(name="content_hash", type=string, filterable=True),
+            m.SimpleField(name="file_chunk_count", type=m.SearchFieldDataType.Int32),
+            m.SimpleField(name="embedding_model", type=string, filterable=True, facetable=True),
+            m.SimpleField(name="chunk_max_tokens", type=m.SearchFieldDataType.Int32, filterable=True),
+            m.SimpleField(name="chunk_overlap_tokens", type=m.SearchFieldDataType.Int32, filterable=True),
+            m.SearchField(
+                name=VECTOR_FIELD,
+                type=collection(m.SearchFieldDataType.Single),
+                searchable=True,
+                hidden=False,  # retrievable: read back to report the exact cosine similarity as dense_score
+                vector_search_dimensions=dimension,
+                vector_search_profile_name=VECTOR_PROFILE,
+            ),
+        ]
+        vector_search = m.VectorSearch(
+            algorithms=[
+                m.HnswAlgorithmConfiguration(
+                    name=HNSW_CONFIG,
+                    parameters=m.HnswParameters(metric="cosine", m=4, ef_construction=400, ef_search=500),
+                )
+            ],
+            profiles=[m.VectorSearchProfile(name=VECTOR_PROFILE, algorithm_configuration_name=HNSW_CONFIG)],
+        )
+        semantic = None
+        if self.semantic_config:
+            semantic = m.SemanticSearch(
+                default_configuration_name=self.semantic_config,
+                configurations=[
+                    m.SemanticConfiguration(
+                        name=self.semantic_config,
+                        prioritized_fields=m.SemanticPrioritizedFields(
+                            title_field=m.SemanticField(field_name="title"),
+                            content_fields=[m.SemanticField(field_name="content")],
+                            keywords_fields=[m.SemanticField(field_name="heading_path")],
+                        ),
+                    )
+                ],
+            )
+        return m.SearchIndex(name=self.name, fields=fields, vector_search=vector_search, semantic_search=semantic)
+
+    def get_index(self):
+        """The index definition, or None when there is no such index."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        def get():
+            try:
+                return self.index_client.get_index(self.name)
+            except ResourceNotFoundError:
+                return None
+
+        return self.retry.run(f"reading the definition of {self.label}", get)
+
+    def ensure_index(self, dimension: int, existing=None):
+        """Create the index, or update it in place (new fields, the semantic configuration)."""
+        present = vector_dimension(existing)
+        if present is not None and present != dimension:
+            raise AzureSearchError(
+                f"{self.label} holds {present}-dimension vectors but the embedding model makes {dimension}; "
+                "rebuild it (waf-assistant ingest --rebuild deletes and recreates the index) or set another "
+                "WAF_AZURE_SEARCH_INDEX"
+            )
+        return self.retry.run(
+            f"creating or updating {self.label}",
+            lambda: self.index_client.create_or_update_index(self.definition(dimension)),
+        )
+
+    def needs_update(self, existing) -> bool:
+        if existing is None:
+            return True
+        names = {f.name for f in existing.fields or []}
+        wanted = {f.name for f in self.definition(vector_dimension(existing) or 1).fields}
+        if not wanted <= names:
+            return True
+        if self.semantic_config:
+            configurations = getattr(getattr(existing, "semantic_search", None), "configurations", None) or []
+            return self.semantic_config not in {c.name for c in configurations}
+        return False
+
+    def delete_index(self) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        def delete():
+            try:
+                self.index_client.delete_index(self.name)
+            except ResourceNotFoundError:
+                pass
+
+        self.retry.run(f"deleting {self.label}", delete)
+
+    # reading
+    def search(self, what: str, **query) -> list[dict]:
+        return self.retry.run(what, lambda: list(self.search_client.search(**query)))
+
+    def documents(self, select: list[str], filter: str | None = None) -> Iterator[dict]:
+        """Every document, in pages of 1000 ordered by key (a key filter per page, so no $skip limit)."""
+        last = None
+        while True:
+            clauses = [c for c in (filter, f"id gt {odata_string(last)}" if last is not None else None) if c]
+            page = self.search(
+                f"reading the documents of {self.label}",
+                search_text="*",
+                select=select,
+                filter=" and ".join(f"({c})" for c in clauses) if clauses else None,
+                order_by=["id asc"],
+                top=PAGE_SIZE,
+            )
+            yield from page
+            if len(page) < PAGE_SIZE:
+                return
+            last = page[-1]["id"]
+
+    def file_states(self) -> dict[str, FileState]:
+        states: dict[str, FileState] = {}
+        for document in self.documents(STATE_FIELDS):
+            state = states.setdefault(document.get("source_key") or "", FileState())
+            state.ids.append(document["id"])
+            state.hashes.add(document.get("content_hash") or "")
+            state.counts.add(int(document.get("file_chunk_count") or 0))
+            state.signatures.add(
+                (document.get("embedding_model"), document.get("chunk_max_tokens"), document.get("chunk_overlap_tokens"))
+            )
+        return states
+
+    def count(self) -> int:
+        return int(self.retry.run(f"counting the documents of {self.label}", self.search_client.get_document_count))
+
+    # writing
+    def upload(self, documents: list[dict]) -> int:
+        return self._index_actions("mergeOrUpload", documents)
+
+    def delete(self, ids: Iterable[str]) -> int:
+        return self._index_actions("delete", [{"id": i} for i in ids])
+
+    def _index_actions(self, action: str, documents: list[dict]) -> int:
+        from azure.search.documents import IndexDocumentsBatch
+
+        size = self.settings.azure_search_batch_size
+        done = 0
+        for start in range(0, len(documents), size):
+            pending = documents[start: start + size]
+            attempt = 0
+            while pending:
+                batch = IndexDocumentsBatch()
+                if action == "delete":
+                    batch.add_delete_actions(pending)
+                else:
+                    batch.add_merge_or_upload_actions(pending)
+                what = f"{'deleting' if action == 'delete' else 'uploading'} {len(pending)} documents in {self.label}"
+                results = self.retry.run(what, lambda batch=batch: self.search_client.index_documents(batch))
+                failed = {r.key: r for r in results if not r.succeeded}
+                done += len(pending) - len(failed)
+                if not failed:
+                    break
+                fatal = [r for r in failed.values() if r.status_code not in RETRYABLE_DOCUMENT_STATUS]
+                if fatal or attempt >= self.retry.max_retries:
+                    first = (fatal or list(failed.values()))[0]
+                    raise AzureSearchError(
+                        f"{what}: {len(failed)} failed, e.g. {first.key}: HTTP {first.status_code} "
+                        f"{first.error_message or ''}".rstrip()
+                    )
+                pending = [d for d in pending if d["id"] in failed]
+                self.retry.wait(self.retry.delay(attempt, None))
+                attempt += 1
+        return done
+
+
+def vector_dimension(index) -> int | None:
+    for item in getattr(index, "fields", None) or []:
+        if item.name == VECTOR_FIELD:
+            return item.vector_search_dimensions
+    return None
+
+
+def check_index_model(store: AzureSearchStore, embedding_model: str) -> None:
+    """The query side's version of FAISS's model check: every chunk must come from the configured model."""
+    other = store.search(
+        f"checking the embedding model of {store.label}",
+        search_text="*",
+        filter=f"embedding_model ne {odata_string(embedding_model)}",
+        select=["id", "embedding_model"],
+        top=1,
+    )
+    if other:
+        raise ModelMismatch(
+            f"{store.label} holds chunks embedded with {other[0].get('embedding_model')!r}, but WAF_EMBEDDING_MODEL "
+            f"is {embedding_model!r}. Rebuild it: waf-assistant ingest --rebuild"
+        )
+
+
+# -- the ingest job ----------------------------------------------------------------------------------------
+
+
+def run_azure_ingest(
+    settings,
+    paths: list[Path] | None = None,
+    rebuild: bool = False,
+    embedder=None,
+    show_progress: bool = True,
+    store: AzureSearchStore | None = None,
+):
+    """ingest.pipeline.run_ingest for WAF_INDEX_BACKEND=azure-search: same inputs, same summary."""
+    from ingest.embed import SentenceEmbedder
+    from ingest.load import UnreadableFile, file_hash, load_file
+    from ingest.pipeline import IngestSummary, collect_sources
+    from ingest.split import chunk_document
+
+    started = time.perf_counter()
+    check_settings(settings)
+    sources = collect_sources(paths or list(settings.corpus_paths))
+    hashes = {s.key: file_hash(s.path) for s in sources}
+    summary = IngestSummary(files=len(sources))
+    store = store or AzureSearchStore(settings)
+    summary.index_path = store.label
+    if rebuild:
+        store.delete_index()
+    existing = store.get_index()
+    states = store.file_states() if existing is not None else {}
+    summary.removed_files = len(set(states) - set(hashes))
+
+    wanted_overlap = settings.chunk_overlap_tokens
+    _embedder = None
+
+    def model():
+        nonlocal _embedder
+        if _embedder is None:
+            _embedder = embedder or SentenceEmbedder(
+                settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
+            )
+        return _embedder
+
+    def reusable(state: FileState | None, digest: str) -> bool:
+        if state is None or not state.complete(digest):
+            return False
+        (model_name, max_tokens, overlap), = state.signatures
+        return (
+            model_name == settings.embedding_model
+            and overlap == wanted_overlap
+            and (not settings.chunk_max_tokens or max_tokens == settings.chunk_max_tokens)
+        )
+
+    kept_ids: set[str] = set()
+    new_chunks: list[Chunk] = []
+    chunk_counts: dict[str, int] = {}
+    max_tokens = 0
+    for source in sources:
+        key, digest = source.key, hashes[source.key]
+        state = states.get(key)
+        if reusable(state, digest):
+            kept_ids.update(state.ids)
+            summary.reused_files += 1
+            continue
+        try:
+            document = load_file(source, digest)
+        except UnreadableFile as exc:
+            _skipped(summary, str(exc))
+            continue
+        if not document.sections:
+            _skipped(summary, f"{source.path}: no text")
+            continue
+        max_tokens = min(settings.chunk_max_tokens or model().max_tokens, model().max_tokens)
+        chunks = _unique(chunk_document(document, model().count_tokens, max_tokens, wanted_overlap))
+        chunk_counts[key] = len(chunks)
+        new_chunks += chunks
+        summary.embedded_files += 1
+
+    new_ids = {c.chunk_id for c in new_chunks}
+    stale = sorted({i for s in states.values() for i in s.ids} - kept_ids - new_ids)
+    if new_chunks or existing is None or store.needs_update(existing):
+        dimension = model().dimension if (new_chunks or existing is None) else vector_dimension(existing)
+        store.ensure_index(dimension, existing)
+    if new_chunks:
+        vectors = model().encode([c.embed_text for c in new_chunks], show_progress=show_progress)
+        documents = [
+            chunk_to_document(c, v, settings.embedding_model, max_tokens, wanted_overlap, chunk_counts[c.source_key])
+            for c, v in zip(new_chunks, vectors)
+        ]
+        store.upload(documents)
+    if stale:  # after the upload: a changed file is never absent from the index
+        store.delete(stale)
+    summary.chunks = len(kept_ids) + len(new_ids)
+    summary.embedded_chunks = len(new_chunks)
+    summary.unchanged = not new_chunks and not stale
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _skipped(summary, reason: str) -> None:
+    log.warning("skipped %s", reason)
+    summary.skipped.append(reason)
+
+
+def _unique(chunks: list[Chunk]) -> list[Chunk]:
+    """One document per key: a section that repeats a passage word for word gives one chunk id once."""
+    return list({c.chunk_id: c for c in chunks}.values())
+
+
+def describe_index(settings) -> list[str]:
+    """`waf-assistant info` for this backend."""
+    store = AzureSearchStore(settings)
+    existing = store.get_index()
+    if existing is None:
+        raise IndexMissing(f"no {store.label}. Build it with: waf-assistant ingest")
+    models: dict[str, int] = {}
+    files: set[str] = set()
+    for document in store.documents(["id", "source_key", "embedding_model"]):
+        name = document.get("embedding_model") or "?"
+        models[name] = models.get(name, 0) + 1
+        files.add(document.get("source_key") or "")
+    semantic = getattr(getattr(existing, "semantic_search", None), "configurations", None) or []
+    return [
+        f"index:            {store.label}",
+        f"embedding model:  {', '.join(models) or '-'} ({vector_dimension(existing)} dims)",
+        f"files:            {len(files)}",
+        f"chunks:           {sum(models.values())}",
+        f"semantic config:  {', '.join(c.name for c in semantic) or 'none'}",
+    ]
