@@ -21,7 +21,6 @@ app/azure_retrieval.py, only when this backend is chosen.
 """
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import re
@@ -34,6 +33,7 @@ import numpy as np
 
 from ingest.documents import Chunk
 from ingest.store import IndexMissing, IndexProblem, ModelMismatch
+from ingest.retry_after import retry_after_seconds
 
 log = logging.getLogger("ingest")
 
@@ -120,30 +120,6 @@ def _sdk():
 
 
 # -- retries -------------------------------------------------------------------------------------------------
-
-
-def retry_after_seconds(exc: BaseException) -> float | None:
-    """What the service asked for: retry-after-ms, or Retry-After in seconds or as an HTTP date."""
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    if not headers:
-        return None
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
 
 
 def _is_transient(exc: BaseException) -> bool:

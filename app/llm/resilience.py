@@ -7,11 +7,12 @@ asks for a longer wait than the cap, so the next backend in the chain answers in
 """
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Callable
+
+from ingest.retry_after import retry_after_seconds  # noqa: F401  (re-exported for callers and tests)
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
@@ -40,29 +41,6 @@ class BackendConfigError(ValueError):
 def status_of(exc: BaseException) -> int | None:
     status = getattr(exc, "status_code", None)
     return status if isinstance(status, int) else None
-
-
-def retry_after_seconds(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
 
 
 def is_transient(exc: BaseException) -> bool:
