@@ -100,7 +100,7 @@ class Assistant:
         turns = history_turns(history, self.settings.llm_history_turns)
         if turns:
             if self.generator is not None:
-                from app.llm.generate import CallRecord
+                from app.llm.client import CallRecord
 
                 turn.record = CallRecord()
                 turn.standalone = self.generator.rewrite(question, turns, turn.record)
@@ -157,7 +157,7 @@ class _Turn:
     passages: list[Passage] = field(default_factory=list)
     best: float = 0.0
     answer: Answer | None = None
-    record: Any = None  # app.llm.generate.CallRecord: the LLM calls made for this turn
+    record: Any = None  # app.llm.client.CallRecord: the LLM calls made for this turn
     timings: dict[str, float] = field(default_factory=dict)
 
 

@@ -10,60 +10,32 @@ answered and every attempt made.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from langchain_core.runnables import Runnable, RunnableLambda
-
 from app.answer import Answer, Citation, Passage
-from app.llm.backends import Backend
 from app.llm.citations import CitationVerifier, Verification, is_decline
+from app.llm.client import CallRecord, ChatClient, Generation, client_from_settings
 from app.llm.memory import rule_rewrite
 from app.llm.prompt import ANSWER_PROMPT, REWRITE_PROMPT, answer_inputs, rewrite_inputs
-from app.llm.resilience import AllBackendsFailed, BackendFailure, RetryPolicy
-from app.llm.usage import UsageLog
+from app.llm.resilience import AllBackendsFailed, BackendFailure
 from app.retrieval import ScoredChunk
 from ingest.pillars import PILLAR_NAMES
 
 _PILLAR_BY_NAME = {name.lower(): key for key, name in PILLAR_NAMES.items()}
 
 
-@dataclass
-class Generation:
-    text: str
-    backend: Backend
-    usage: dict
-    retries: int = 0
-
-
-@dataclass
-class CallRecord:
-    """What one answer cost: every LLM call made for it (rewrite and answer), summed for Answer.usage."""
-
-    rows: list[dict] = field(default_factory=list)
-
-    def summary(self) -> dict:
-        ok = [r for r in self.rows if r["ok"]]
-        if not self.rows:
-            return {}
-        costs = [r["cost_usd"] for r in ok if r["cost_usd"] is not None]
-        return {
-            "calls": len(self.rows),
-            "failed_calls": len(self.rows) - len(ok),
-            "input_tokens": sum(r["input_tokens"] for r in ok),
-            "output_tokens": sum(r["output_tokens"] for r in ok),
-            "latency_ms": round(sum(r["latency_ms"] for r in self.rows), 1),
-            "cost_usd": round(sum(costs), 6) if len(costs) == len(ok) else None,
-            "models": sorted({r["model"] for r in ok}),
-        }
-
-
 class GenerativeAnswerer:
-    def __init__(self, backends: list[Backend], verifier: CitationVerifier, usage_log: UsageLog, policy: RetryPolicy):
-        self.backends = backends
+    def __init__(self, client: ChatClient, verifier: CitationVerifier):
+        self.client = client
         self.verifier = verifier
-        self.usage_log = usage_log
-        self.policy = policy
+
+    @property
+    def backends(self):
+        return self.client.backends
+
+    @property
+    def policy(self):
+        return self.client.policy
 
     @property
     def primary(self) -> str:
@@ -79,7 +51,7 @@ class GenerativeAnswerer:
             if not backend.generative:
                 break
             try:
-                generation = self._invoke(backend, REWRITE_PROMPT, inputs, "rewrite", record)
+                generation = self.client.invoke(backend, REWRITE_PROMPT, inputs, "rewrite", record)
             except BackendFailure:
                 continue
             line = next((l.strip() for l in generation.text.strip().splitlines() if l.strip()), "")
@@ -100,7 +72,7 @@ class GenerativeAnswerer:
             if not backend.generative:
                 return self._extractive(extractive, failures, record)
             try:
-                generation = self._invoke(backend, ANSWER_PROMPT, inputs, "answer", record)
+                generation = self.client.invoke(backend, ANSWER_PROMPT, inputs, "answer", record)
             except BackendFailure as failure:
                 failures.append(failure)
                 continue
@@ -124,7 +96,7 @@ class GenerativeAnswerer:
                 return
             generation = None
             try:
-                for item in self._stream(backend, inputs, record):
+                for item in self.client.stream(backend, ANSWER_PROMPT, inputs, "answer", record):
                     if isinstance(item, Generation):
                         generation = item
                     else:
@@ -177,89 +149,6 @@ class GenerativeAnswerer:
         answer.attempts = _attempts(failures) + [{"backend": "extractive", "ok": True, "retries": 0}]
         return answer
 
-    # -- one backend, with retries ------------------------------------------------------------------------
-    def chain(self, backend: Backend, prompt=ANSWER_PROMPT) -> Runnable:
-        """prompt -> model -> text and usage: the langchain Runnable one backend runs."""
-        return prompt | backend.chat() | RunnableLambda(_reply)
-
-    def _invoke(self, backend: Backend, prompt, inputs: dict, purpose: str, record: CallRecord) -> Generation:
-        chain = self._chain_or_fail(backend, prompt)
-        attempt = 0
-        while True:
-            started = time.perf_counter()
-            try:
-                text, usage_meta, model = chain.invoke(inputs)
-            except Exception as exc:  # noqa: BLE001 - every failure is either retried or a failover
-                self._log_failure(backend, purpose, started, exc, attempt, record)
-                delay = self.policy.delay(attempt, exc)
-                if delay is None:
-                    raise self.policy.give_up_reason(backend.name, attempt, exc) from exc
-                self.policy.wait(delay)
-                attempt += 1
-                continue
-            usage = self._log_success(backend, purpose, started, usage_meta, model, attempt, record)
-            return Generation(text, backend, usage, attempt)
-
-    def _stream(self, backend: Backend, inputs: dict, record: CallRecord) -> Iterator[str | Generation]:
-        chain = self._chain_or_fail(backend, ANSWER_PROMPT, streaming=True)
-        attempt = 0
-        while True:
-            started = time.perf_counter()
-            parts: list[str] = []
-            usage_meta: dict = {}
-            model = ""
-            try:
-                for chunk in chain.stream(inputs):
-                    model = model or (chunk.response_metadata or {}).get("model_name", "")
-                    if chunk.usage_metadata:
-                        usage_meta = dict(chunk.usage_metadata)
-                    if chunk.content:
-                        parts.append(chunk.content)
-                        yield chunk.content
-            except Exception as exc:  # noqa: BLE001
-                self._log_failure(backend, "answer", started, exc, attempt, record)
-                delay = None if parts else self.policy.delay(attempt, exc)  # text already shown: fail over
-                if delay is None:
-                    raise self.policy.give_up_reason(backend.name, attempt, exc) from exc
-                self.policy.wait(delay)
-                attempt += 1
-                continue
-            usage = self._log_success(backend, "answer", started, usage_meta, model, attempt, record)
-            yield Generation("".join(parts), backend, usage, attempt)
-            return
-
-    def _chain_or_fail(self, backend: Backend, prompt, streaming: bool = False) -> Runnable:
-        try:
-            return prompt | backend.chat() if streaming else self.chain(backend, prompt)
-        except Exception as exc:  # noqa: BLE001 - e.g. azure-identity missing: the next backend answers
-            raise BackendFailure(backend.name, f"{type(exc).__name__}: {exc}") from exc
-
-    def _log_failure(self, backend: Backend, purpose: str, started: float, exc: Exception, attempt: int, record: CallRecord):
-        from app.llm.resilience import describe
-
-        row = self.usage_log.record(
-            backend.name, backend.model_name, purpose, latency_ms=(time.perf_counter() - started) * 1000,
-            ok=False, error=describe(exc, self.policy.timeout), retries=attempt,
-        )
-        record.rows.append(row)
-
-    def _log_success(self, backend, purpose, started, usage_meta, model, attempt, record) -> dict:
-        row = self.usage_log.record(
-            backend.name, model or backend.model_name, purpose,
-            input_tokens=int((usage_meta or {}).get("input_tokens", 0) or 0),
-            output_tokens=int((usage_meta or {}).get("output_tokens", 0) or 0),
-            latency_ms=(time.perf_counter() - started) * 1000, ok=True, retries=attempt,
-        )
-        record.rows.append(row)
-        return row
-
-
-def _reply(message) -> tuple[str, dict, str]:
-    content = message.content if isinstance(message.content, str) else "".join(
-        part.get("text", "") if isinstance(part, dict) else str(part) for part in message.content
-    )
-    return content, dict(message.usage_metadata or {}), (message.response_metadata or {}).get("model_name", "")
-
 
 def _ungrounded(check: Verification) -> str:
     if not check.cited:
@@ -301,14 +190,7 @@ def _pillars(body: str, citations: list[Citation]) -> list[str]:
 
 def from_settings(settings, embedder, sentence_vectors=None, sleep: Callable[[float], None] = time.sleep) -> GenerativeAnswerer:
     """The answerer for WAF_LLM_BACKEND and WAF_LLM_FALLBACKS (raises BackendConfigError when misconfigured)."""
-    from app.llm.backends import build_backends
-
     return GenerativeAnswerer(
-        build_backends(settings),
+        client_from_settings(settings, sleep),
         CitationVerifier(embedder, settings.llm_support_threshold, sentence_vectors),
-        UsageLog(settings.usage_db, settings.llm_prices),
-        RetryPolicy(
-            max_retries=settings.llm_max_retries, base_seconds=settings.llm_retry_base_seconds,
-            max_seconds=settings.llm_retry_max_seconds, timeout=settings.llm_timeout_seconds, sleep=sleep,
-        ),
     )
