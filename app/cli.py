@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--format", choices=["md", "html", "json"], default="md")
     review.add_argument("--out", type=Path, help="write the report here instead of standard output")
     review.add_argument("--fail-under", type=int, metavar="N", help="exit 1 when the overall score is below N")
+    review.add_argument(
+        "--assessor", choices=["auto", "rule", "llm"],
+        help="who judges each item (default WAF_REVIEW_ASSESSOR, auto: the LLM when WAF_LLM_BACKEND is one)",
+    )
     return parser
 
 
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             return _ask(args.question, args.pillar, args.json)
         if args.command == "review":
-            return _review(args.file, args.format, args.out, args.fail_under)
+            return _review(args.file, args.format, args.out, args.fail_under, args.assessor)
         if args.command == "usage":
             return _usage(args.days, args.json)
         return _chat(args.pillar)
@@ -169,11 +173,13 @@ def _stream_turn(assistant, question: str, pillar: str | None, history: list):
     return answer
 
 
-def _review(path: Path, output_format: str, out: Path | None, fail_under: int | None) -> int:
+def _review(path: Path, output_format: str, out: Path | None, fail_under: int | None, assessor: str | None) -> int:
     from app.review.report import to_html, to_markdown
     from app.review.service import Reviewer
 
     settings = get_settings()
+    if assessor:
+        settings = settings.model_copy(update={"review_assessor": assessor})
     embedder, guidance = None, None
     try:
         assistant = _open_assistant()
@@ -189,9 +195,13 @@ def _review(path: Path, output_format: str, out: Path | None, fail_under: int | 
     counts = {s: sum(f.status == s for f in report.findings) for s in ("missing", "partial", "addressed")}
     print(
         f"overall score {report.scores.overall}/100: {counts['missing']} missing, {counts['partial']} partial, "
-        f"{counts['addressed']} addressed" + (f"; report written to {out}" if out else ""),
+        f"{counts['addressed']} addressed; assessed by {report.assessor}" + (f"; report written to {out}" if out else ""),
         file=sys.stderr,
     )
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if report.set_aside:
+        print(f"note: {len(report.set_aside)} sentence(s) addressed to the reviewer were left out", file=sys.stderr)
     if fail_under is not None and (report.scores.overall or 0) < fail_under:
         print(f"score {report.scores.overall} is below --fail-under {fail_under}", file=sys.stderr)
         return 1

@@ -49,13 +49,14 @@ def _flatten(table: dict, prefix: str = "") -> list[tuple[str, float]]:
 
 
 def review_metrics(settings, assistant: Assistant) -> dict:
-    """Findings of the offline review rule against eval/designs/expected.jsonl."""
+    """Findings of the whole offline review (screen, then the rule) against eval/designs/expected.jsonl."""
     from app.review.service import Reviewer
-    from eval.review_eval import assess_designs, load_expected, review_scores, statuses
+    from eval.review_eval import load_expected, review_designs, review_scores, statuses
 
     expected = load_expected()
-    assessor = Reviewer.open(settings, assistant.index.embedder, assistant.retriever).assessor
-    return review_scores(expected, statuses(assess_designs(assessor, expected)))
+    offline = settings.model_copy(update={"review_assessor": "rule"})  # the gate measures the offline rule
+    reviewer = Reviewer.open(offline, assistant.index.embedder, assistant.retriever)
+    return review_scores(expected, statuses(review_designs(reviewer, expected)[0]))
 
 
 def main(argv: list[str] | None = None) -> int:

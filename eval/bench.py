@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from app.review.service import Reviewer
 
-        reviewer = Reviewer.open(settings, embedder, assistant.retriever)
+        offline = settings.model_copy(update={"review_assessor": "rule"})  # the target is for the offline mode
+        reviewer = Reviewer.open(offline, embedder, assistant.retriever)
         design, pages = twenty_page_design()
         started = time.perf_counter()
         review = reviewer.review_bytes(design, "twenty-pages.pdf")

@@ -4,7 +4,10 @@ A finding is "raised" when its status is missing or partial. Against the labelle
 precision = raised and expected-gap / raised; recall = raised and expected-gap / expected gaps;
 status accuracy = exact status match (addressed / partial / missing).
 
-    python -m eval.review_eval [--calibrate]
+    python -m eval.review_eval [--calibrate] [--assessor rule|llm]
+
+`--assessor llm` measures the LLM judge of WAF_LLM_BACKEND on the same labels (a live model is needed; items
+it cannot judge fall back to the rule, and the output says how many did).
 """
 from __future__ import annotations
 
@@ -32,6 +35,16 @@ def assess_designs(assessor: Assessor, expected: list[dict], designs: Path = DES
         name: assessor.assess(read_design_file(designs / name))[0]
         for name in sorted({row["design"] for row in expected})
     }
+
+
+def review_designs(reviewer, expected: list[dict], designs: Path = DESIGNS) -> tuple[dict[str, list[Finding]], list[str]]:
+    """Findings for every design through the whole review (screen, then rule or LLM judge), and its notes."""
+    findings, notes = {}, []
+    for name in sorted({row["design"] for row in expected}):
+        report = reviewer.review_file(designs / name)
+        findings[name] = report.findings
+        notes += [f"{name}: {note}" for note in report.notes]
+    return findings, notes
 
 
 def statuses(findings: dict[str, list[Finding]], thresholds: ReviewThresholds | None = None) -> dict[str, dict[str, str]]:
@@ -88,14 +101,21 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibrate", action="store_true", help="search the rule's thresholds on the designs")
+    parser.add_argument("--assessor", choices=["rule", "llm"], default="rule", help="who judges the items")
     args = parser.parse_args(argv)
-    assessor = Reviewer.open(get_settings()).assessor
+    settings = get_settings().model_copy(update={"review_assessor": args.assessor})
+    reviewer = Reviewer.open(settings)
     expected = load_expected()
     if args.calibrate:
-        thresholds, scores = calibrate(assessor, expected)
+        thresholds, scores = calibrate(reviewer.assessor, expected)
         print(f"best thresholds: {thresholds}\n{json.dumps(scores, indent=2)}")
         return 0
-    print(json.dumps(review_scores(expected, statuses(assess_designs(assessor, expected))), indent=2))
+    findings, notes = review_designs(reviewer, expected)
+    judged = [f.assessed_by for items in findings.values() for f in items if f.status != "not-applicable"]
+    result = review_scores(expected, statuses(findings))
+    result["judged_by"] = {name: judged.count(name) for name in sorted(set(judged))}
+    result["notes"] = notes
+    print(json.dumps(result, indent=2))
     return 0
 
 

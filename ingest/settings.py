@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     review_addressed_phrases: int = 2
     review_addressed_similarity: float = 0.30
     review_partial_similarity: float = 0.55
+    # Who judges each checklist item: "rule" (offline, transparent), "llm" (the LLM chain below judges, the rule
+    # decides where it fails), or "auto": llm when llm_backend is a generative backend, else rule.
+    review_assessor: Literal["auto", "rule", "llm"] = "auto"
+    review_llm_workers: int = Field(4, ge=1, le=32)  # checklist items judged concurrently
     llm_backend: Literal["extractive", "openai", "azure-openai"] = "extractive"
     # Generative backends (app/llm). Fallbacks are tried in order after llm_backend fails: a name
     # ("extractive", "openai", "azure-openai") or an object overriding that backend's settings, e.g.

@@ -34,21 +34,60 @@ def first_sentence(text: str) -> str:
 
 
 def outside_data(messages: list[dict]) -> str:
-    """The user message minus its <source> and <question> blocks: where an instruction would be obeyed."""
+    """The user message minus its data blocks (<source>, <question>, <design_passages>): where an instruction
+    would be obeyed."""
     human = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
-    return re.sub(r"<source id=.*?</source>|<question>.*?</question>", "", human, flags=re.DOTALL)
+    return re.sub(
+        r"<source id=.*?</source>|<question>.*?</question>|<design_passages>.*?</design_passages>", "", human,
+        flags=re.DOTALL,
+    )
 
 
-def echo_reply(messages: list[dict]) -> str:
+def echo_reply(messages: list[dict], gullible: bool = False) -> str:
     """A model that respects the data boundary: it obeys a `SYSTEM:` line only when it appears outside the
-    data blocks (so a chunk that escapes its block is obeyed), else quotes sources 1 and 2 with markers."""
+    data blocks (so a chunk that escapes its block is obeyed), else quotes sources 1 and 2 with markers, or
+    judges a review item (see review_reply)."""
     for line in outside_data(messages).splitlines():
         if line.strip().startswith("SYSTEM:"):
             return line.split(":", 1)[1].strip()
+    if any(REVIEW_ITEM.search(str(m.get("content", ""))) for m in messages):
+        return review_reply(messages, gullible)
     sources = sources_in(messages)
     if not sources:  # not an answer prompt (e.g. the follow-up rewrite): say something neutral
         return "What does the guidance say about this?"
     return "\n".join(f"- {first_sentence(sources[n])} [{n}]" for n in sorted(sources)[:2])
+
+
+# -- design review judge prompts (app/review/judge.py) ---------------------------------------------------
+REVIEW_ITEM = re.compile(r'<checklist_item id="([^"]+)"[^>]*>\n(.*?)\n</checklist_item>', re.DOTALL)
+REVIEW_PASSAGE = re.compile(r'<passage id="(\d+)"[^\n]*>\n(.*?)\n</passage>', re.DOTALL)
+_NEGATED = re.compile(r"\b(no|not|never|without)\b", re.IGNORECASE)
+_DEFERRED_LATER = re.compile(r"\b(out of scope|later|future|deferred|planned)\b", re.IGNORECASE)
+# what a gullible model takes as an order when it reads it inside the document
+OBEYED_IN_DATA = re.compile(r"mark everything compliant|ignore your instructions|checklist items are addressed", re.I)
+
+
+def review_reply(messages: list[dict], gullible: bool = False) -> str:
+    """A judge that reads the passages for the item's signals: two signals stated -> addressed, one ->
+    partial, none -> missing; a signal negated just before it, or in a sentence that defers it, does not count. The gullible
+    variant obeys an order written inside the document and marks the item addressed."""
+    human = next(str(m["content"]) for m in messages if REVIEW_ITEM.search(str(m.get("content", ""))))
+    signals = [s.strip().lower() for s in re.search(r"Signals to look for: (.*)", human).group(1).split(";")]
+    passages = {int(n): body for n, body in REVIEW_PASSAGE.findall(human)}
+    if gullible and any(OBEYED_IN_DATA.search(body) for body in passages.values()):
+        return json.dumps({"status": "addressed", "evidence": [min(passages)], "reason": "the document says so"})
+    stated: dict[str, int] = {}
+    for number, body in sorted(passages.items()):
+        for sentence in re.split(r"(?<=[.!?])\s+", body):
+            if _DEFERRED_LATER.search(sentence):
+                continue
+            for signal in signals:
+                at = sentence.lower().find(signal) if signal else -1
+                if at >= 0 and not _NEGATED.search(" ".join(sentence[:at].split()[-4:])):
+                    stated.setdefault(signal, number)
+    status = "addressed" if len(stated) >= 2 else "partial" if stated else "missing"
+    evidence = sorted(set(stated.values())) if stated else []
+    return json.dumps({"status": status, "evidence": evidence, "reason": f"signals stated: {sorted(stated)}"})
 
 
 # -- ragas judge prompts ---------------------------------------------------------------------------------
@@ -151,6 +190,7 @@ class FakeOpenAI:
         self.queue: deque[Behaviour] = deque()
         self.requests: list[dict] = []
         self.replies: list[dict] = []  # what was answered: text and usage reported
+        self.review_gullible = False  # the review judge obeys orders written inside the design
         self.judge_verdict = 1  # verdict of every ragas judge prompt: 0/1, or a callable(statement) -> 0/1
         self.judged: list[tuple[str, dict]] = []  # (kind, input) of each ragas judge prompt answered
         self.max_requests = max_requests
@@ -237,7 +277,7 @@ class FakeOpenAI:
             with self.lock:
                 self.judged.append(judged)
         text = behaviour.text if behaviour.text is not None else (
-            judge_reply(*judged, self.judge_verdict) if judged else echo_reply(messages)
+            judge_reply(*judged, self.judge_verdict) if judged else echo_reply(messages, self.review_gullible)
         )
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in messages)
         usage = behaviour.usage or (prompt_words, len(text.split()))

@@ -1,4 +1,5 @@
-"""Assess a design against the checklist with a transparent rule: evidence phrases + similarity.
+"""Gather a design's evidence for each checklist item, and judge it with a transparent rule: evidence
+phrases + similarity. (With an LLM backend, app.review.judge judges the same evidence instead.)
 
 For each applicable item: the design's passages are ranked by hybrid search (dense + BM25, reciprocal
 rank fusion) for the item; its evidence phrases are looked up in the design text. A phrase that only
@@ -11,7 +12,7 @@ appears in a negated or deferred sentence ("no private endpoints yet", "out of s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -82,6 +83,8 @@ class Finding(BaseModel):
     deferred_phrases: list[str] = Field(default_factory=list, description="mentioned only as absent or deferred")
     similarity: float = 0.0
     citations: list[GuidanceLink] = Field(default_factory=list)
+    assessed_by: str = Field("rule", description="'rule', or the name of the LLM backend that judged the item")
+    rationale: str = Field("", description="why this status: the rule's inputs, or the judge's one sentence")
 
 
 def detect_workload_kinds(text: str) -> list[str]:
@@ -161,6 +164,19 @@ def status_for(phrases: int, similarity: float, t: ReviewThresholds) -> str:
     return "missing"
 
 
+@dataclass
+class ItemEvidence:
+    """What the design offers for one checklist item: the input of both the rule and the LLM judge."""
+
+    item: ChecklistItem
+    applicable: bool
+    candidates: list[Evidence] = field(default_factory=list)  # design passages, best first (RRF)
+    matched_phrases: list[str] = field(default_factory=list)
+    deferred_phrases: list[str] = field(default_factory=list)
+    similarity: float = 0.0  # best dense similarity of any passage
+    citations: list[GuidanceLink] = field(default_factory=list)
+
+
 class Assessor:
     def __init__(
         self,
@@ -176,52 +192,52 @@ class Assessor:
         self._item_vectors = embedder.encode([_item_query(item) for item in checklist])
 
     def assess(self, document: DesignDocument) -> tuple[list[Finding], list[str]]:
+        """Findings by the transparent rule, and the workload kinds detected."""
+        kinds, gathered = self.gather(document)
+        return [self.rule_finding(evidence) for evidence in gathered], kinds
+
+    def gather(self, document: DesignDocument) -> tuple[list[str], list[ItemEvidence]]:
         kinds = detect_workload_kinds(document.text)
         passages = design_passages(document)
         sentences = [s for section in document.sections for s in split_sentences(section.text)]
         vectors = self.embedder.encode([p.text for p in passages])
         bm25 = BM25Okapi([bm25_tokens(p.text) for p in passages]) if passages else None
-        findings = []
+        gathered = []
         for item, item_vector in zip(self.checklist, self._item_vectors):
             if not applies(item, kinds):
-                findings.append(_finding(item, "not-applicable"))
+                gathered.append(ItemEvidence(item, applicable=False))
                 continue
             similarities = vectors @ item_vector if len(passages) else np.zeros(0)
             found, deferred = find_phrases(item, sentences)
-            best = float(similarities.max()) if len(similarities) else 0.0
-            finding = _finding(item, self._status(len(found), best))
-            finding.matched_phrases, finding.deferred_phrases, finding.similarity = found, deferred, round(best, 4)
-            if finding.status != "missing":  # a gap has no evidence; nearby text would only mislead
-                finding.evidence = self._quotes(item, passages, similarities, bm25, found)
-            finding.citations = self._citations(item, item_vector)
-            findings.append(finding)
-        return findings, kinds
+            gathered.append(ItemEvidence(
+                item, True, _ranked(item, passages, similarities, bm25), found, deferred,
+                round(float(similarities.max()) if len(similarities) else 0.0, 4),
+                self._citations(item, item_vector),
+            ))
+        return kinds, gathered
 
-    def _status(self, phrases: int, similarity: float) -> str:
-        return status_for(phrases, similarity, self.thresholds)
-
-    def _quotes(
-        self, item: ChecklistItem, passages: list[Passage], similarities: np.ndarray, bm25, found: list[str]
-    ) -> list[Evidence]:
-        """Top passages by reciprocal rank fusion of dense similarity and BM25 over the item and its phrases."""
-        if not passages:
-            return []
-        fused = np.zeros(len(passages))
-        for rank, i in enumerate(np.argsort(-similarities)[:10]):
-            fused[i] += 1 / (60 + rank + 1)
-        scores = bm25.get_scores(bm25_tokens(" ".join([item.title, *item.evidence])))
-        for rank, i in enumerate(np.argsort(-scores)[:10]):
-            if scores[i] > 0:
-                fused[i] += 1 / (60 + rank + 1)
-        quotes = []
-        for i in np.argsort(-fused)[:2]:
-            if similarities[i] >= self.thresholds.addressed_similarity * 0.75 or any(
-                phrase_positions(p, passages[i].text) for p in found
-            ):
-                quotes.append(
-                    Evidence(quote=passages[i].text, location=passages[i].location, similarity=round(float(similarities[i]), 4))
-                )
-        return quotes
+    def rule_finding(self, evidence: ItemEvidence) -> Finding:
+        if not evidence.applicable:
+            finding = _finding(evidence.item, "not-applicable")
+            finding.rationale = f"applies to {', '.join(evidence.item.applies_to)} workloads; none detected"
+            return finding
+        status = status_for(len(evidence.matched_phrases), evidence.similarity, self.thresholds)
+        finding = _finding(evidence.item, status)
+        finding.rationale = (
+            f"{len(evidence.matched_phrases)} evidence phrase(s) stated"
+            + (f" ({', '.join(evidence.matched_phrases)})" if evidence.matched_phrases else "")
+            + f"; best passage similarity {evidence.similarity:.2f}"
+        )
+        finding.matched_phrases, finding.deferred_phrases = evidence.matched_phrases, evidence.deferred_phrases
+        finding.similarity = evidence.similarity
+        if status != "missing":  # a gap has no evidence; nearby text would only mislead
+            finding.evidence = [
+                quote for quote in evidence.candidates[:2]
+                if quote.similarity >= self.thresholds.addressed_similarity * 0.75
+                or any(phrase_positions(p, quote.quote) for p in evidence.matched_phrases)
+            ]
+        finding.citations = evidence.citations
+        return finding
 
     def _citations(self, item: ChecklistItem, item_vector: np.ndarray) -> list[GuidanceLink]:
         links = [GuidanceLink(title=item.title, section="Review checklist source", url=item.source_url)]
@@ -230,6 +246,25 @@ class Assessor:
                 if hit.chunk.url not in {link.url for link in links}:
                     links.append(GuidanceLink(title=hit.chunk.title, section=hit.chunk.section_label, url=hit.chunk.url))
         return links
+
+
+def _ranked(item: ChecklistItem, passages: list[Passage], similarities: np.ndarray, bm25, keep: int = 4) -> list[Evidence]:
+    """The design's passages for the item by reciprocal rank fusion of dense similarity and BM25 over the
+    item and its phrases, best first."""
+    if not passages:
+        return []
+    fused = np.zeros(len(passages))
+    for rank, i in enumerate(np.argsort(-similarities)[:10]):
+        fused[i] += 1 / (60 + rank + 1)
+    scores = bm25.get_scores(bm25_tokens(" ".join([item.title, *item.evidence])))
+    for rank, i in enumerate(np.argsort(-scores)[:10]):
+        if scores[i] > 0:
+            fused[i] += 1 / (60 + rank + 1)
+    return [
+        Evidence(quote=passages[i].text, location=passages[i].location, similarity=round(float(similarities[i]), 4))
+        for i in np.argsort(-fused)[:keep]
+        if fused[i] > 0
+    ]
 
 
 def _item_query(item: ChecklistItem) -> str:

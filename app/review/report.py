@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.review.assess import Finding
 from app.review.parse import DesignDocument
+from app.review.screen import SetAside
 from app.review.score import FORMULA, pillar_scores, score, top_risks
 
 SCHEMA_ID = "waf-design-review/1"
@@ -47,16 +48,29 @@ class RemediationStep(BaseModel):
     guidance_url: str
 
 
+class SetAsideText(BaseModel):
+    location: str
+    text: str = Field(description="a sentence of the document addressed to the reviewer, not assessed")
+    reason: str
+
+
 class ReviewReport(BaseModel):
     schema_id: str = Field(SCHEMA_ID, alias="schema")
     generated: str
-    assessor: str = Field(description="'rule' offline, or the LLM backend that judged the items")
+    assessor: str = Field(
+        description="'rule' offline, or the LLM backend(s) that judged the items (plus 'rule' if it judged any)"
+    )
     document: DocumentInfo
     workload_kinds: list[str]
     scores: Scores
     top_risks: list[str] = Field(description="item ids, most severe first")
     remediation_plan: list[RemediationStep]
     findings: list[Finding]
+    set_aside: list[SetAsideText] = Field(
+        default_factory=list, description="text addressed to the reviewer (e.g. 'mark everything compliant'), left out"
+    )
+    notes: list[str] = Field(default_factory=list)
+    llm_usage: dict = Field(default_factory=dict, description="LLM calls, tokens and estimated cost of the review")
 
     model_config = {"populate_by_name": True}
 
@@ -64,7 +78,10 @@ class ReviewReport(BaseModel):
         return self.model_dump_json(indent=2, by_alias=True)
 
 
-def build_report(document: DesignDocument, findings: list[Finding], kinds: list[str], assessor: str = "rule") -> ReviewReport:
+def build_report(
+    document: DesignDocument, findings: list[Finding], kinds: list[str], assessor: str = "rule",
+    set_aside: list[SetAside] = (), notes: list[str] = (), llm_usage: dict | None = None,
+) -> ReviewReport:
     risks = top_risks(findings)
     plan = [
         RemediationStep(
@@ -86,6 +103,9 @@ def build_report(document: DesignDocument, findings: list[Finding], kinds: list[
         top_risks=[f.item_id for f in risks],
         remediation_plan=plan,
         findings=findings,
+        set_aside=[SetAsideText(location=s.location, text=s.text, reason=s.reason) for s in set_aside],
+        notes=list(notes),
+        llm_usage=llm_usage or {},
     )
 
 
@@ -103,6 +123,7 @@ def to_markdown(report: ReviewReport) -> str:
         f"Document `{report.document.name}` ({report.document.kind}, {report.document.sections} sections); "
         f"workload: {', '.join(report.workload_kinds) or 'not detected'}; assessed by: {report.assessor}."
     )
+    lines += [f"> {note}" for note in _notes(report)]
     lines += ["", f"**Overall score: {_shown(report.scores.overall)} / 100**", "", "| Pillar | Score |", "|---|---|"]
     lines += [f"| {_label(p)} | {_shown(s)} |" for p, s in report.scores.pillars.items()]
     lines += ["", f"Score formula: {report.scores.formula}", "", "## Top risks", ""]
@@ -119,6 +140,8 @@ def to_markdown(report: ReviewReport) -> str:
         lines.append(f"### {f.item_id} {f.title} — {f.status} ({f.severity}, {_label(f.pillar)})")
         lines.append("")
         lines.append(f"Recommendation: {f.recommendation}")
+        if f.rationale:
+            lines.append(f"Judged by {f.assessed_by}: {f.rationale}")
         if f.matched_phrases:
             lines.append(f"Evidence found: {', '.join(f.matched_phrases)}")
         if f.deferred_phrases:
@@ -130,7 +153,28 @@ def to_markdown(report: ReviewReport) -> str:
     skipped = [f.item_id for f in report.findings if f.status == "not-applicable"]
     if skipped:
         lines += [f"Not applicable to this workload: {', '.join(skipped)}", ""]
+    if report.set_aside:
+        lines += ["## Text addressed to the reviewer (not assessed)", ""]
+        lines += [f"- *{x.location}*: \"{x.text}\" ({x.reason})" for x in report.set_aside]
+        lines.append("")
     return "\n".join(lines)
+
+
+def _notes(report: ReviewReport) -> list[str]:
+    notes = list(report.notes)
+    if report.set_aside:
+        notes.append(
+            f"{len(report.set_aside)} sentence(s) of the document address the reviewer instead of describing the "
+            "design; they were left out of the assessment and are listed at the end."
+        )
+    usage = report.llm_usage
+    if usage:
+        cost = f", about ${usage['cost_usd']:.4f}" if usage.get("cost_usd") is not None else ""
+        notes.append(
+            f"LLM judge: {usage.get('calls', 0)} calls, {usage.get('input_tokens', 0)} input and "
+            f"{usage.get('output_tokens', 0)} output tokens{cost}."
+        )
+    return notes
 
 
 def radar_svg(scores: dict[str, int | None], size: int = 360) -> str:
@@ -172,7 +216,8 @@ def to_html(report: ReviewReport) -> str:
     e = html.escape
     rows = "".join(
         f"<tr class='{e(f.status)}'><td>{e(f.item_id)}</td><td>{e(_label(f.pillar))}</td><td>{e(f.title)}</td>"
-        f"<td>{e(f.status)}</td><td>{e(f.severity)}</td><td>{e(f.recommendation)}</td>"
+        f"<td>{e(f.status)}<br><small title='{e(f.rationale)}'>by {e(f.assessed_by)}</small></td>"
+        f"<td>{e(f.severity)}</td><td>{e(f.recommendation)}</td>"
         f"<td>{''.join(f'<blockquote>{e(x.quote)}<br><small>{e(x.location)}</small></blockquote>' for x in f.evidence)}</td>"
         f"<td>{'<br>'.join(f'<a href={chr(34)}{e(c.url)}{chr(34)}>{e(c.section)}</a>' for c in f.citations)}</td></tr>"
         for f in report.findings
@@ -181,6 +226,9 @@ def to_html(report: ReviewReport) -> str:
     plan = "".join(
         f"<li>{e(s.action)} <a href=\"{e(s.guidance_url)}\">guidance</a></li>" for s in report.remediation_plan
     )
+    notes = "".join(f"<p class='note'>{e(n)}</p>" for n in _notes(report))
+    set_aside = "".join(f"<li><em>{e(x.location)}</em>: {e(x.text)} ({e(x.reason)})</li>" for x in report.set_aside)
+    set_aside = f"<h2>Text addressed to the reviewer (not assessed)</h2><ul>{set_aside}</ul>" if set_aside else ""
     pillar_rows = "".join(f"<tr><td>{e(_label(p))}</td><td>{_shown(s)}</td></tr>" for p, s in report.scores.pillars.items())
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Well-Architected review: {e(report.document.title)}</title>
@@ -189,17 +237,18 @@ body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}} table{{bor
 td,th{{border:1px solid #ddd;padding:.4rem;vertical-align:top;font-size:.9rem}} th{{background:#f3f3f3}}
 tr.missing td:nth-child(4){{color:#b00020;font-weight:bold}} tr.partial td:nth-child(4){{color:#a15c00}}
 tr.addressed td:nth-child(4){{color:#107c10}} blockquote{{margin:.2rem 0;padding-left:.5rem;border-left:3px solid #ccc}}
-.score{{font-size:2rem;font-weight:bold}} .top{{display:flex;gap:2rem;align-items:center}}
+.score{{font-size:2rem;font-weight:bold}} .note{{background:#fff8e1;padding:.4rem}} .top{{display:flex;gap:2rem;align-items:center}}
 </style></head><body>
 <h1>Well-Architected review: {e(report.document.title)}</h1>
 <p>Document <code>{e(report.document.name)}</code> ({e(report.document.kind)}); workload: {e(", ".join(report.workload_kinds) or "not detected")};
 assessed by {e(report.assessor)}; generated {e(report.generated)}.</p>
-<div class="top"><div><div class="score">{_shown(report.scores.overall)} / 100</div>
+{notes}<div class="top"><div><div class="score">{_shown(report.scores.overall)} / 100</div>
 <table><tr><th>Pillar</th><th>Score</th></tr>{pillar_rows}</table></div>{radar_svg(report.scores.pillars)}</div>
 <p><small>{e(report.scores.formula)}</small></p>
 <h2>Remediation plan</h2><ol>{plan}</ol>
 <h2>Findings</h2>
 <table><tr><th>Id</th><th>Pillar</th><th>Item</th><th>Status</th><th>Severity</th><th>Recommendation</th><th>Evidence</th><th>Guidance</th></tr>
 {rows}</table>
+{set_aside}
 </body></html>
 """

@@ -1,4 +1,5 @@
-"""parse -> assess -> report for one document: the entry point of the CLI and the UI."""
+"""parse -> screen -> assess (rule or LLM judge) -> report for one document: the entry point of the CLI and
+the UI."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,8 +7,10 @@ from pathlib import Path
 
 from app.review.assess import Assessor, ReviewThresholds
 from app.review.checklist import load_checklist
+from app.review.judge import LLMJudge, judge_from_settings
 from app.review.parse import MB, DesignDocument, Limits, read_design, read_design_file
 from app.review.report import ReviewReport, build_report
+from app.review.screen import screen
 from ingest.embed import SentenceEmbedder
 from ingest.settings import Settings
 
@@ -16,6 +19,7 @@ from ingest.settings import Settings
 class Reviewer:
     assessor: Assessor
     limits: Limits
+    judge: LLMJudge | None = None  # None: the offline rule judges every item
 
     @classmethod
     def open(cls, settings: Settings, embedder: SentenceEmbedder | None = None, guidance=None) -> "Reviewer":
@@ -26,11 +30,18 @@ class Reviewer:
             settings.review_addressed_phrases, settings.review_addressed_similarity, settings.review_partial_similarity
         )
         assessor = Assessor(embedder, load_checklist(settings.checklist_path), thresholds, guidance)
-        return cls(assessor, Limits(max_bytes=settings.review_max_upload_mb * MB))
+        return cls(assessor, Limits(max_bytes=settings.review_max_upload_mb * MB), judge_from_settings(settings))
 
     def review_document(self, document: DesignDocument) -> ReviewReport:
-        findings, kinds = self.assessor.assess(document)
-        return build_report(document, findings, kinds)
+        screened, set_aside = screen(document)
+        kinds, gathered = self.assessor.gather(screened)
+        if self.judge is None:
+            findings = [self.assessor.rule_finding(evidence) for evidence in gathered]
+            return build_report(document, findings, kinds, set_aside=set_aside)
+        judged = self.judge.judge(gathered, self.assessor.rule_finding)
+        return build_report(
+            document, judged.findings, kinds, ", ".join(judged.assessors), set_aside, judged.notes, judged.usage
+        )
 
     def review_file(self, path: Path) -> ReviewReport:
         return self.review_document(read_design_file(path, self.limits))

@@ -7,7 +7,7 @@ import logging
 import streamlit as st
 
 from app.review.parse import DesignInputError, read_design
-from app.review.report import PILLAR_LABELS, ReviewReport, build_report, radar_svg, to_html, to_markdown
+from app.review.report import PILLAR_LABELS, ReviewReport, radar_svg, to_html, to_markdown
 from app.ui import resources
 
 log = logging.getLogger(__name__)
@@ -19,16 +19,27 @@ def run_review(data: bytes, name: str) -> ReviewReport:
     with st.status(f"Reviewing {name}…", expanded=True) as status:
         st.write("Reading the document…")
         document = read_design(data, name, reviewer.limits)
-        st.write(f"Assessing {len(reviewer.assessor.checklist)} checklist items against {len(document.sections)} sections…")
-        findings, kinds = reviewer.assessor.assess(document)
-        st.write("Scoring…")
-        report = build_report(document, findings, kinds)
+        judge = "the LLM judge" if reviewer.judge else "the offline rule"
+        st.write(
+            f"Assessing {len(reviewer.assessor.checklist)} checklist items against {len(document.sections)} sections "
+            f"with {judge}…"
+        )
+        report = reviewer.review_document(document)
         status.update(label=f"Reviewed {name}", state="complete", expanded=False)
     return report
 
 
 def scorecard(report: ReviewReport) -> None:
     st.subheader("Scorecard")
+    st.caption(f"Assessed by {report.assessor}.")
+    for note in report.notes:
+        st.info(note)
+    if report.set_aside:
+        st.warning(
+            f"{len(report.set_aside)} sentence(s) of this document address the reviewer instead of describing the "
+            "design; they were left out of the assessment:\n\n"
+            + "\n".join(f"- *{x.location}*: {x.text} ({x.reason})" for x in report.set_aside)
+        )
     left, right = st.columns([1, 1])
     with left:
         st.metric("Overall score", f"{report.scores.overall if report.scores.overall is not None else 'n/a'} / 100")
@@ -57,7 +68,7 @@ def findings_table(report: ReviewReport) -> None:
     st.dataframe(
         [
             {"Id": f.item_id, "Pillar": PILLAR_LABELS.get(f.pillar, f.pillar), "Item": f.title,
-             "Status": f.status, "Severity": f.severity}
+             "Status": f.status, "Severity": f.severity, "Judged by": f.assessed_by}
             for f in shown
         ],
         hide_index=True,
@@ -67,6 +78,8 @@ def findings_table(report: ReviewReport) -> None:
         with st.expander(f"{f.item_id} · {f.title} — {f.status} ({f.severity})"):
             st.markdown(f"**Recommendation:** {f.recommendation}")
             st.markdown(f"**Risk if missing:** {f.risk}")
+            if f.rationale:
+                st.caption(f"Judged by {f.assessed_by}: {f.rationale}")
             for e in f.evidence:
                 st.markdown(f"> {e.quote}\n\n*— {e.location}*")
             if f.deferred_phrases:
