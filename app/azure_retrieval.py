@@ -24,15 +24,10 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from types import SimpleNamespace
-from typing import Literal
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
-from app.retrieval import ScoredChunk, _to_document
+from app.retrieval import GuidanceRetriever, ScoredChunk
 from ingest.azure_search import (
     CHUNK_FIELDS,
     VECTOR_FIELD,
@@ -46,7 +41,6 @@ from ingest.azure_search import (
 )
 from ingest.store import IndexMissing
 
-Mode = Literal["hybrid", "dense", "bm25"]
 # Operators of the simple query syntax; a question is plain words, so they are dropped rather than obeyed.
 _OPERATORS = re.compile(r'[+|"()*~\\]|(?:^|(?<=\s))-')
 
@@ -105,15 +99,8 @@ class AzureSearchIndex:
         return cls(store, embedder, manifest, retrievable)
 
 
-class AzureSearchRetriever(BaseRetriever):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
+class AzureSearchRetriever(GuidanceRetriever):
     index: AzureSearchIndex
-    top_k: int = 5
-    candidate_k: int = 40
-    max_per_section: int = 1
-    mode: Mode = "hybrid"
-    pillar: str | None = None
     semantic_config: str | None = None
 
     def search(
@@ -144,30 +131,16 @@ class AzureSearchRetriever(BaseRetriever):
             if self.semantic_config and words:
                 request.update(query_type="semantic", semantic_configuration_name=self.semantic_config)
         results = self.index.store.search(f"searching {self.index.store.label}", **request)
-        return self._diverse(results, vector, k)
-
-    def _diverse(self, results: list[dict], vector: np.ndarray | None, k: int) -> list[ScoredChunk]:
-        """At most max_per_section chunks of one section, as the FAISS retriever does."""
-        per_section: dict[tuple, int] = {}
-        kept: list[tuple[dict, ScoredChunk]] = []
-        for document in results:
-            chunk = document_to_chunk(document)
-            section = (chunk.source_key, tuple(chunk.heading_path))
-            if per_section.get(section, 0) >= self.max_per_section:
-                continue
-            per_section[section] = per_section.get(section, 0) + 1
-            score = document.get("@search.reranker_score")
-            score = document.get("@search.score") if score is None else score
-            kept.append((document, ScoredChunk(chunk, None, float(score or 0.0), len(kept))))
-            if len(kept) == k:
-                break
+        ranked = [(document, document_to_chunk(document)) for document in results]
+        kept = self.diverse(ranked, lambda pair: pair[1], k)
+        hits = [ScoredChunk(chunk, None, _service_score(document), rank) for rank, (document, chunk) in enumerate(kept)]
         if vector is not None:
-            self._dense_scores(kept, vector)
-        return [hit for _, hit in kept]
+            self._dense_scores([document for document, _ in kept], hits, vector)
+        return hits
 
-    def _dense_scores(self, kept: list[tuple[dict, ScoredChunk]], vector: np.ndarray) -> None:
+    def _dense_scores(self, documents: list[dict], hits: list[ScoredChunk], vector: np.ndarray) -> None:
         missing = []
-        for document, hit in kept:
+        for document, hit in zip(documents, hits):
             stored = document.get(VECTOR_FIELD)
             if stored:
                 hit.dense_score = float(np.asarray(stored, dtype=np.float32) @ vector)
@@ -178,13 +151,12 @@ class AzureSearchRetriever(BaseRetriever):
             for hit, row in zip(missing, encoded):
                 hit.dense_score = float(row @ vector)
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        documents = []
-        for hit in self.search(query):
-            document = _to_document(hit.chunk)
-            document.metadata.update(dense_score=hit.dense_score, rrf_score=hit.rrf_score)
-            documents.append(document)
-        return documents
+
+def _service_score(document: dict) -> float:
+    """The semantic reranker's score when that ranker ran, else the service's fused score."""
+    score = document.get("@search.reranker_score")
+    score = document.get("@search.score") if score is None else score
+    return float(score or 0.0)
 
 
 def open_azure_search(settings, embedder, store: AzureSearchStore | None = None):

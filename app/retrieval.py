@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Iterable, Literal, TypeVar
 
 import numpy as np
 from langchain_community.docstore.in_memory import InMemoryDocstore
@@ -21,6 +21,7 @@ from ingest.embed import SentenceEmbedder
 from ingest.store import StoredIndex
 
 Mode = Literal["hybrid", "dense", "bm25"]
+T = TypeVar("T")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an the and or of to in on for with by from as at is are was were be been being it its this that these those "
@@ -83,16 +84,52 @@ class GuidanceIndex:
         return [int(i) for i in order if scores[i] > 0]
 
 
-class HybridRetriever(BaseRetriever):
+class GuidanceRetriever(BaseRetriever):
+    """What the assistant, the chain, the review and the evaluation need of any index backend: `search` with
+    scores, and langchain Documents with the same metadata. FAISS (below) and Azure AI Search
+    (app.azure_retrieval) implement `search`."""
+
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    index: GuidanceIndex
     top_k: int = 5
     candidate_k: int = 40
-    rrf_k: int = 60
     max_per_section: int = 1
     mode: Mode = "hybrid"
     pillar: str | None = None
+
+    def search(
+        self, query: str, pillar: str | None = None, k: int | None = None, query_vector: np.ndarray | None = None
+    ) -> list[ScoredChunk]:
+        raise NotImplementedError
+
+    def diverse(self, ranked: Iterable[T], chunk_of: Callable[[T], Chunk], k: int) -> list[T]:
+        """The first k of `ranked` with at most max_per_section chunks of one section, so the top-k is not
+        one section repeated."""
+        per_section: dict[tuple, int] = {}
+        kept: list[T] = []
+        for item in ranked:
+            chunk = chunk_of(item)
+            section = (chunk.source_key, tuple(chunk.heading_path))
+            if per_section.get(section, 0) >= self.max_per_section:
+                continue
+            per_section[section] = per_section.get(section, 0) + 1
+            kept.append(item)
+            if len(kept) == k:
+                break
+        return kept
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        documents = []
+        for hit in self.search(query):
+            document = _to_document(hit.chunk)
+            document.metadata.update(dense_score=hit.dense_score, rrf_score=hit.rrf_score)
+            documents.append(document)
+        return documents
+
+
+class HybridRetriever(GuidanceRetriever):
+    index: GuidanceIndex
+    rrf_k: int = 60
 
     def search(
         self, query: str, pillar: str | None = None, k: int | None = None, query_vector: np.ndarray | None = None
@@ -109,43 +146,12 @@ class HybridRetriever(BaseRetriever):
         if self.mode in ("hybrid", "bm25"):
             for rank, position in enumerate(self.index.lexical(query, self.candidate_k, pillar)):
                 fused[position] = fused.get(position, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        return self._diverse(sorted(fused.items(), key=lambda item: -item[1]), dense_scores, k)
-
-    def _diverse(self, ranked: list[tuple[int, float]], dense_scores: dict[int, float], k: int) -> list[ScoredChunk]:
-        """At most max_per_section chunks of one section, so the top-k is not one section repeated."""
-        per_section: dict[tuple, int] = {}
-        results: list[ScoredChunk] = []
-        for position, score in ranked:
-            chunk = self.index.chunks[position]
-            section = (chunk.source_key, tuple(chunk.heading_path))
-            if per_section.get(section, 0) >= self.max_per_section:
-                continue
-            per_section[section] = per_section.get(section, 0) + 1
-            results.append(ScoredChunk(chunk, dense_scores.get(position), score, position))
-            if len(results) == k:
-                break
-        return results
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        documents = []
-        for hit in self.search(query):
-            document = _to_document(hit.chunk)
-            document.metadata.update(dense_score=hit.dense_score, rrf_score=hit.rrf_score)
-            documents.append(document)
-        return documents
+        ranked = sorted(fused.items(), key=lambda item: -item[1])
+        return [
+            ScoredChunk(self.index.chunks[position], dense_scores.get(position), score, position)
+            for position, score in self.diverse(ranked, lambda pair: self.index.chunks[pair[0]], k)
+        ]
 
 
 def _to_document(chunk: Chunk) -> Document:
-    return Document(
-        page_content=chunk.text,
-        metadata={
-            "chunk_id": chunk.chunk_id,
-            "title": chunk.title,
-            "heading_path": list(chunk.heading_path),
-            "section": chunk.section_label,
-            "url": chunk.url,
-            "pillars": list(chunk.pillars),
-            "topics": list(chunk.topics),
-            "source_key": chunk.source_key,
-        },
-    )
+    return Document(page_content=chunk.text, metadata={"chunk_id": chunk.chunk_id, **chunk.citation_metadata()})

@@ -42,6 +42,18 @@ class Chunk:
     def section_label(self) -> str:
         return " > ".join([self.title, *[h for h in self.heading_path if h != self.title]])
 
+    def citation_metadata(self) -> dict:
+        """What a citation shows of the chunk: the fields every index backend stores beside the text."""
+        return {
+            "title": self.title,
+            "heading_path": list(self.heading_path),
+            "section": self.section_label,
+            "url": self.url,
+            "pillars": list(self.pillars),
+            "topics": list(self.topics),
+            "source_key": self.source_key,
+        }
+
     def to_dict(self) -> dict:
         return asdict(self)
 
