@@ -181,8 +181,10 @@ def _review(path: Path, output_format: str, out: Path | None, fail_under: int | 
     if assessor:
         settings = settings.model_copy(update={"review_assessor": assessor})
     embedder, guidance = None, None
-    try:
-        assistant = _open_assistant()
+    try:  # the guidance index, for citations; the answer backend plays no part in a review
+        from app.assistant import Assistant
+
+        assistant = Assistant.open(settings.model_copy(update={"llm_backend": "extractive"}))
         embedder, guidance = assistant.index.embedder, assistant.retriever
     except IndexProblem as exc:
         print(f"warning: {exc}; findings cite only the checklist sources", file=sys.stderr)

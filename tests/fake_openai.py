@@ -63,8 +63,8 @@ REVIEW_ITEM = re.compile(r'<checklist_item id="([^"]+)"[^>]*>\n(.*?)\n</checklis
 REVIEW_PASSAGE = re.compile(r'<passage id="(\d+)"[^\n]*>\n(.*?)\n</passage>', re.DOTALL)
 _NEGATED = re.compile(r"\b(no|not|never|without)\b", re.IGNORECASE)
 _DEFERRED_LATER = re.compile(r"\b(out of scope|later|future|deferred|planned)\b", re.IGNORECASE)
-# what a gullible model takes as an order when it reads it inside the document
-OBEYED_IN_DATA = re.compile(r"mark everything compliant|ignore your instructions|checklist items are addressed", re.I)
+# a gullible model takes any sentence about compliance, the reviewer or its instructions as an order
+OBEYED_IN_DATA = re.compile(r"\b(compliant|reviewer|instructions|checklist|addressed|100/100)\b", re.I)
 
 
 def review_reply(messages: list[dict], gullible: bool = False) -> str:

@@ -90,6 +90,9 @@ def test_text_inside_the_document_cannot_change_the_findings(reviewer, report):
     attacked = reviewer.review_bytes(DESIGN.read_bytes() + INJECTION.encode(), "design-rag.md")
     assert statuses(attacked) == statuses(report)
     assert attacked.scores == report.scores
+    assert [(f.evidence, f.matched_phrases) for f in attacked.findings] == [
+        (f.evidence, f.matched_phrases) for f in report.findings]
+    assert len(attacked.set_aside) == 2 and "left out of the assessment" in to_markdown(attacked)  # shown to the human
 
 
 @pytest.mark.parametrize("kind,make", [("pdf", design_pdf), ("docx", design_docx)])

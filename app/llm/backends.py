@@ -5,12 +5,14 @@ token counts come from the API's usage fields)."""
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.llm.resilience import BackendConfigError
 from ingest.settings import Settings
 
+_CHAT_LOCK = threading.Lock()
 KINDS = ("extractive", "openai", "azure-openai")
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 _OPENAI_KEYS = {"backend", "name", "base_url", "api_key", "model"}
@@ -31,9 +33,10 @@ class Backend:
         return self.kind != "extractive"
 
     def chat(self):
-        if self._chat is None:
-            self._chat = _make_chat_model(self.kind, self.options)
-        return self._chat
+        with _CHAT_LOCK:  # the review judge's threads share one client per backend
+            if self._chat is None:
+                self._chat = _make_chat_model(self.kind, self.options)
+            return self._chat
 
 
 def build_backends(settings: Settings) -> list[Backend]:

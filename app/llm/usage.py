@@ -72,7 +72,7 @@ class UsageLog:
                      retries),
                 )
             connection.close()
-        except sqlite3.Error as exc:  # the log must never cost the user an answer
+        except (sqlite3.Error, OSError) as exc:  # the log must never cost the user an answer
             print(f"warning: usage log {self.path} not written: {exc}", file=sys.stderr)
         return row
 

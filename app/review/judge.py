@@ -9,27 +9,31 @@ passage numbers. Quotes in the finding are the design's own passages, never text
 """
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 from langchain_core.prompts import ChatPromptTemplate
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictInt, ValidationError, ValidationInfo, field_validator, model_validator
 
-from app.llm.client import CallRecord, ChatClient
+from app.llm.client import CallRecord, ChatClient, client_from_settings
 from app.llm.prompt import defuse
 from app.llm.resilience import BackendFailure
 from app.review.assess import Finding, ItemEvidence
 
 MAX_QUOTES = 2
+GIVE_UP_AFTER = 3  # backend failures in a row, within one review, after which that backend is not called again
+log = logging.getLogger(__name__)
 
 
 class Judgement(BaseModel):
     """The judge's reply for one checklist item."""
 
     status: Literal["addressed", "partial", "missing"]
-    evidence: list[int] = Field(default_factory=list, description="numbers of the passages that show it")
+    evidence: list[StrictInt] = Field(default_factory=list, description="numbers of the passages that show it")
     reason: str = Field(default="", description="one sentence")
 
     @field_validator("reason")
@@ -130,8 +134,14 @@ class LLMJudge:
 
     def judge(self, gathered: list[ItemEvidence], rule: Callable[[ItemEvidence], Finding]) -> JudgedReview:
         record = CallRecord()
+        breaker = _Breaker()
+        for backend in self.client.generative:  # create the chat models once, before the threads share them
+            try:
+                backend.chat()
+            except Exception:  # noqa: BLE001 - reported per item by the client as a backend failure
+                pass
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            results = list(pool.map(lambda evidence: self._judge_item(evidence, rule, record), gathered))
+            results = list(pool.map(lambda evidence: self._judge_item(evidence, rule, record, breaker), gathered))
         findings = [finding for finding, _ in results]
         problems = [problem for _, problem in results if problem]
         applicable = [f for f in findings if f.status != "not-applicable"]
@@ -146,16 +156,26 @@ class LLMJudge:
         return JudgedReview(findings, assessors, notes, record.summary())
 
     def _judge_item(
-        self, evidence: ItemEvidence, rule: Callable[[ItemEvidence], Finding], record: CallRecord
+        self, evidence: ItemEvidence, rule: Callable[[ItemEvidence], Finding], record: CallRecord, breaker: "_Breaker"
     ) -> tuple[Finding, str]:
         fallback = rule(evidence)
-        if not evidence.applicable:
+        if not evidence.applicable or not evidence.candidates:  # nothing to judge: the rule's status stands
             return fallback, ""
-        if not evidence.candidates:  # nothing in the design to judge: the rule's "missing" stands
-            return fallback, ""
+        try:
+            return self._ask(evidence, fallback, record, breaker)
+        except Exception as exc:  # noqa: BLE001 - one item must not sink the review: the rule takes it
+            log.exception("judging %s failed", evidence.item.id)
+            problem = f"{type(exc).__name__}: {exc}"[:200]
+            fallback.rationale = f"the judge failed ({problem}); " + fallback.rationale
+            return fallback, problem
+
+    def _ask(self, evidence: ItemEvidence, fallback: Finding, record: CallRecord, breaker: "_Breaker") -> tuple[Finding, str]:
         inputs = judge_inputs(evidence)
         failures = []
         for backend in self.client.generative:
+            if breaker.open(backend.name):
+                failures.append(f"{backend.name} skipped after {GIVE_UP_AFTER} failures in a row")
+                continue
             try:
                 reply = self.client.invoke(backend, JUDGE_PROMPT, inputs, "review", record).text
                 try:
@@ -166,15 +186,39 @@ class LLMJudge:
                     try:
                         judgement = parse_judgement(reply, len(evidence.candidates))
                     except ValueError as second:
+                        breaker.succeeded(backend.name)  # it answers; only its JSON was wrong
                         fallback.rationale = f"{backend.name} replied invalid JSON twice ({second}); " + fallback.rationale
                         return fallback, "invalid JSON twice"
             except BackendFailure as failure:
-                failures.append(failure.reason)
+                breaker.failed(backend.name)
+                failures.append(f"{backend.name}: {failure.reason}")
                 continue
+            breaker.succeeded(backend.name)
             return _judged(fallback, evidence, judgement, backend.name), ""
-        problem = "no LLM backend answered" + (f" ({failures[-1]})" if failures else "")
+        problem = "the LLM backends failed (" + "; ".join(failures)[-300:] + ")"
         fallback.rationale = f"{problem}; " + fallback.rationale
         return fallback, problem
+
+
+class _Breaker:
+    """Per review: a backend that failed GIVE_UP_AFTER times in a row is skipped for the remaining items, so a
+    backend that is down costs a few timeouts, not one per item."""
+
+    def __init__(self):
+        self._failures: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def open(self, name: str) -> bool:
+        with self._lock:
+            return self._failures.get(name, 0) >= GIVE_UP_AFTER
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            self._failures[name] = self._failures.get(name, 0) + 1
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures[name] = 0
 
 
 def _judged(base: Finding, evidence: ItemEvidence, judgement: Judgement, backend: str) -> Finding:
@@ -183,13 +227,13 @@ def _judged(base: Finding, evidence: ItemEvidence, judgement: Judgement, backend
     ][:MAX_QUOTES]
     return base.model_copy(update={
         "status": judgement.status, "evidence": quotes, "assessed_by": backend, "rationale": judgement.reason,
+        # the rule's phrase matches beside a judge's "missing" would read as evidence found
+        "matched_phrases": [] if judgement.status == "missing" else base.matched_phrases,
     })
 
 
 def judge_from_settings(settings, sleep=None) -> LLMJudge | None:
     """The judge for WAF_REVIEW_ASSESSOR, or None when the rule judges alone."""
-    from app.llm.client import client_from_settings
-
     mode = settings.review_assessor
     if mode == "rule" or (mode == "auto" and settings.llm_backend == "extractive"):
         return None

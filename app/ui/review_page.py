@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 
 import streamlit as st
 
@@ -29,6 +30,11 @@ def run_review(data: bytes, name: str) -> ReviewReport:
     return report
 
 
+def _plain(text: str) -> str:
+    """Text from the document or a model, shown as text: Markdown (links, images, emphasis) escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~:])", r"\\\1", " ".join(text.split()))
+
+
 def scorecard(report: ReviewReport) -> None:
     st.subheader("Scorecard")
     st.caption(f"Assessed by {report.assessor}.")
@@ -38,7 +44,7 @@ def scorecard(report: ReviewReport) -> None:
         st.warning(
             f"{len(report.set_aside)} sentence(s) of this document address the reviewer instead of describing the "
             "design; they were left out of the assessment:\n\n"
-            + "\n".join(f"- *{x.location}*: {x.text} ({x.reason})" for x in report.set_aside)
+            + "\n".join(f"- *{_plain(x.location)}*: {_plain(x.text)} ({x.reason})" for x in report.set_aside)
         )
     left, right = st.columns([1, 1])
     with left:
@@ -79,7 +85,7 @@ def findings_table(report: ReviewReport) -> None:
             st.markdown(f"**Recommendation:** {f.recommendation}")
             st.markdown(f"**Risk if missing:** {f.risk}")
             if f.rationale:
-                st.caption(f"Judged by {f.assessed_by}: {f.rationale}")
+                st.caption(f"Judged by {_plain(f.assessed_by)}: {_plain(f.rationale)}")
             for e in f.evidence:
                 st.markdown(f"> {e.quote}\n\n*— {e.location}*")
             if f.deferred_phrases:
