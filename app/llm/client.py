@@ -76,11 +76,7 @@ class ChatClient:
             try:
                 text, usage_meta, model = chain.invoke(inputs)
             except Exception as exc:  # noqa: BLE001 - every failure is either retried or a failover
-                self._log_failure(backend, purpose, started, exc, attempt, record)
-                delay = self.policy.delay(attempt, exc)
-                if delay is None:
-                    raise self.policy.give_up_reason(backend.name, attempt, exc) from exc
-                self.policy.wait(delay)
+                self._retry_or_give_up(backend, purpose, started, exc, attempt, record)
                 attempt += 1
                 continue
             usage = self._log_success(backend, purpose, started, usage_meta, model, attempt, record)
@@ -105,11 +101,7 @@ class ChatClient:
                         parts.append(chunk.content)
                         yield chunk.content
             except Exception as exc:  # noqa: BLE001
-                self._log_failure(backend, purpose, started, exc, attempt, record)
-                delay = None if parts else self.policy.delay(attempt, exc)
-                if delay is None:
-                    raise self.policy.give_up_reason(backend.name, attempt, exc) from exc
-                self.policy.wait(delay)
+                self._retry_or_give_up(backend, purpose, started, exc, attempt, record, retryable=not parts)
                 attempt += 1
                 continue
             usage = self._log_success(backend, purpose, started, usage_meta, model, attempt, record)
@@ -121,6 +113,18 @@ class ChatClient:
             return prompt | backend.chat() if streaming else self.chain(backend, prompt)
         except Exception as exc:  # noqa: BLE001 - e.g. azure-identity missing: the next backend answers
             raise BackendFailure(backend.name, f"{type(exc).__name__}: {exc}") from exc
+
+    def _retry_or_give_up(
+        self, backend: Backend, purpose: str, started: float, exc: Exception, attempt: int, record: CallRecord,
+        retryable: bool = True,
+    ) -> None:
+        """Log the failed attempt, then wait before the next one, or raise BackendFailure when the policy (or
+        text already shown) says there is no next one."""
+        self._log_failure(backend, purpose, started, exc, attempt, record)
+        delay = self.policy.delay(attempt, exc) if retryable else None
+        if delay is None:
+            raise self.policy.give_up_reason(backend.name, attempt, exc) from exc
+        self.policy.wait(delay)
 
     def _log_failure(self, backend: Backend, purpose: str, started: float, exc: Exception, attempt: int, record: CallRecord):
         row = self.usage_log.record(
