@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CLI := $(VENV)/bin/waf-assistant
 DOCS ?= ../shared/waf-docs/well-architected
 
-.PHONY: install index run chat test browser eval bench check-corpus clean
+.PHONY: install index run chat test test-fast lint browser eval bench check-corpus clean
 
 install: $(STAMP)
 
@@ -34,6 +34,13 @@ browser:
 
 test: install browser
 	$(PY) -m pytest
+
+# The fast lane (a minute or two): no browser, no subprocess start-ups, no Azure AI Search fake.
+test-fast: install
+	$(PY) -m pytest -m "not browser and not slow and not azure"
+
+lint: install
+	$(VENV)/bin/ruff check core index ingest app eval tests
 
 eval: index
 	$(PY) -m eval

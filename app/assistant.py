@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from app.answer import Answer, Citation, Passage
 from app.extractive import ExtractiveAnswerer, Quote, render
-from app.retrieval import GuidanceIndex, HybridRetriever, ScoredChunk
-from ingest.embed import SentenceEmbedder
-from ingest.pillars import PILLAR_NAMES, normalize_pillar
-from ingest.settings import Settings
-from ingest.store import load_index
+from core.embeddings import SentenceEmbedder
+from core.pillars import PILLAR_NAMES, normalize_pillar
+from core.settings import Settings
+from index.backend import index_backend
+from index.retriever import GuidanceRetriever, ScoredChunk
 
 NOT_COVERED = (
     "The Well-Architected guidance I hold does not cover this question, so I will not guess an answer."
@@ -25,29 +26,16 @@ class UnknownPillar(ValueError):
 @dataclass
 class Assistant:
     settings: Settings
-    index: GuidanceIndex
-    retriever: HybridRetriever
+    index: Any  # the retriever's index: embedder, manifest, chunks, stored.sentences
+    retriever: GuidanceRetriever
     answerer: ExtractiveAnswerer
     generator: Any = None  # app.llm.generate.GenerativeAnswerer when WAF_LLM_BACKEND is not extractive
 
     @classmethod
-    def open(cls, settings: Settings, embedder: SentenceEmbedder | None = None) -> "Assistant":
-        embedder = embedder or SentenceEmbedder(
-            settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
-        )
-        if settings.index_backend == "azure-search":  # imported only then: the azure SDK is an optional extra
-            from app.azure_retrieval import open_azure_search
-
-            index, retriever = open_azure_search(settings, embedder)
-        else:
-            index = GuidanceIndex(load_index(settings.index_dir, settings.embedding_model), embedder)
-            retriever = HybridRetriever(
-                index=index,
-                top_k=settings.top_k,
-                candidate_k=settings.candidate_k,
-                rrf_k=settings.rrf_k,
-                max_per_section=settings.max_chunks_per_section,
-            )
+    def open(cls, settings: Settings, embedder: SentenceEmbedder | None = None) -> Assistant:
+        embedder = embedder or SentenceEmbedder.from_settings(settings)
+        retriever = index_backend(settings).open_retriever(embedder)
+        index = retriever.index
         answerer = ExtractiveAnswerer(
             embedder, settings.answer_max_sentences, settings.answer_min_sentence_score, index.stored.sentences
         )
@@ -70,8 +58,8 @@ class Assistant:
         return self._complete(turn, turn.answer or self._extractive(turn))
 
     def stream(self, question: str, pillar: str | None = None, history: list | None = None) -> Iterator[str | Answer]:
-        """Text deltas for the UI, then the final Answer: its text (citations resolved, markers repaired,
-        Sources appended) replaces what was streamed."""
+        """Text deltas for the UI, then the final Answer: its text (citations resolved, markers repaired, or
+        another backend's answer) replaces what was streamed."""
         turn = self._prepare(question, pillar, history)
         if turn.answer is None and self.generator is not None:
             generated = time.perf_counter()
@@ -88,9 +76,9 @@ class Assistant:
         yield answer.text
         yield answer
 
-    def _prepare(self, question: str, pillar: str | None, history: list | None) -> "_Turn":
+    def _prepare(self, question: str, pillar: str | None, history: list | None) -> _Turn:
         """Standalone question (conversation memory), retrieval, and the decline when nothing is relevant."""
-        from app.llm.memory import history_turns, rule_rewrite
+        from app.conversation.memory import history_turns, rule_rewrite
 
         question = question.strip()
         if not question:
@@ -111,7 +99,7 @@ class Assistant:
         turn.query_vector = self.index.embedder.encode([turn.standalone])[0]
         turn.hits = self.retriever.search(turn.standalone, pillar=pillar_key, query_vector=turn.query_vector)
         turn.timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
-        turn.passages = [_passage(hit) for hit in turn.hits]
+        turn.passages = [Passage.from_hit(hit) for hit in turn.hits]
         turn.best = max((h.dense_score for h in turn.hits if h.dense_score is not None), default=0.0)
         if turn.best < self.settings.relevance_threshold:
             turn.answer = Answer(
@@ -121,19 +109,17 @@ class Assistant:
             )
         return turn
 
-    def _extractive(self, turn: "_Turn") -> Answer:
+    def _extractive(self, turn: _Turn) -> Answer:
         chosen = time.perf_counter()
         quotes = self.answerer.select(turn.query_vector, turn.hits, turn.pillar_key)
         turn.timings["select_ms"] = (time.perf_counter() - chosen) * 1000
         citations = _citations(quotes)
-        numbers = {c.url: c.number for c in citations}
-        sources = "\n".join(c.source_line for c in citations)
-        text = f"{render(quotes, numbers)}\n\nSources\n{sources}"
+        text = render(quotes, {c.url: c.number for c in citations})
         pillars = list(dict.fromkeys(q.pillar for q in quotes))
         return Answer(turn.question, text, citations, pillars, turn.passages, best_score=turn.best)
 
-    def _complete(self, turn: "_Turn", answer: Answer) -> Answer:
-        from app.llm.followups import suggest_follow_ups
+    def _complete(self, turn: _Turn, answer: Answer) -> Answer:
+        from app.conversation.followups import suggest_follow_ups
 
         answer.question = turn.question
         answer.standalone_question = turn.standalone
@@ -170,11 +156,6 @@ def _pillar_key(pillar: str | None) -> str | None:
     return key
 
 
-def _passage(hit: ScoredChunk) -> Passage:
-    c = hit.chunk
-    return Passage(c.chunk_id, c.title, c.section_label, c.url, list(c.pillars), c.text, hit.dense_score, hit.rrf_score)
-
-
 def _citations(quotes: list[Quote]) -> list[Citation]:
     """One number per cited URL, in the order the answer first uses it. Several chunks can cite one
     official section (corpus files split a long section); the passage holds every chunk quoted under it."""
@@ -183,10 +164,7 @@ def _citations(quotes: list[Quote]) -> list[Citation]:
         chunk = quote.hit.chunk
         citation = citations.get(chunk.url)
         if citation is None:
-            citations[chunk.url] = Citation(
-                len(citations) + 1, chunk.title, chunk.section_label, chunk.url, list(chunk.pillars),
-                chunk.chunk_id, chunk.text,
-            )
+            citations[chunk.url] = Citation.from_chunk(len(citations) + 1, chunk)
         elif chunk.text not in citation.passage:
             citation.passage += "\n\n" + chunk.text
     return list(citations.values())

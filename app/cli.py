@@ -6,15 +6,12 @@ import json
 import sys
 from pathlib import Path
 
-from ingest.offline import apply_offline_defaults
-
-apply_offline_defaults()
-
-from ingest.cli import EXIT_BAD_INPUT, add_ingest_arguments, run_ingest_command  # noqa: E402
-from ingest.embed import ModelLoadError  # noqa: E402
-from ingest.settings import get_settings  # noqa: E402
-from ingest.store import IndexProblem, read_manifest  # noqa: E402
-from app.llm.resilience import AllBackendsFailed  # noqa: E402  (stdlib only: the default path stays light)
+from app.llm.resilience import AllBackendsFailed  # stdlib only: the default path stays light
+from core.embeddings import ModelLoadError
+from core.offline import apply_offline_defaults
+from core.settings import get_settings
+from index.errors import IndexProblem
+from ingest.cli import EXIT_BAD_INPUT, add_ingest_arguments, run_ingest_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    apply_offline_defaults()
     args = build_parser().parse_args(argv)
     problem = _settings_problem()
     if problem:
@@ -103,7 +101,7 @@ def _ask(question: str, pillar: str | None, as_json: bool) -> int:
     if as_json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    print(answer.text + _follow_ups(answer))
+    print(answer.display_text() + _follow_ups(answer))
     _notes(answer)
     return 0
 
@@ -162,13 +160,13 @@ def _stream_turn(assistant, question: str, pillar: str | None, history: list):
                 shown += item
         else:
             answer = item
-    body = answer.text.split("\n\nSources\n", 1)[0]
     if not shown:
-        print(answer.text + _follow_ups(answer))
-    elif " ".join(body.split()) == " ".join(shown.split()):
-        print(answer.text[len(body):] + _follow_ups(answer))
+        print(answer.display_text() + _follow_ups(answer))
+    elif " ".join(answer.text.split()) == " ".join(shown.split()):
+        sources = answer.sources_text()
+        print((f"\n\n{sources}" if sources else "") + _follow_ups(answer))
     else:  # markers repaired or another backend answered: show the verified answer whole
-        print("\n\n--- verified answer ---\n" + answer.text + _follow_ups(answer))
+        print("\n\n--- verified answer ---\n" + answer.display_text() + _follow_ups(answer))
     _notes(answer)
     return answer
 
@@ -211,26 +209,9 @@ def _review(path: Path, output_format: str, out: Path | None, fail_under: int | 
 
 
 def _info() -> int:
-    settings = get_settings()
-    if settings.index_backend == "azure-search":
-        from ingest.azure_search import describe_index
+    from index.backend import index_backend
 
-        print("\n".join(describe_index(settings)))
-        return 0
-    manifest = read_manifest(settings.index_dir)
-    if manifest is None:
-        print(f"no index in {settings.index_dir}. Build it with: waf-assistant ingest", file=sys.stderr)
-        return 1
-    files = manifest.get("files", {})
-    skipped = sum(1 for f in files.values() if f.get("skipped"))
-    print(f"index:            {settings.index_dir} (version {manifest.get('version')})")
-    print(f"created:          {manifest.get('created')}")
-    print(f"embedding model:  {manifest.get('embedding_model')} ({manifest.get('embedding_dimension')} dims)")
-    print(f"chunking:         {manifest.get('chunking')}")
-    print(f"files:            {len(files)} ({skipped} skipped)")
-    print(f"chunks:           {manifest.get('chunk_count')}")
-    print(f"sources:          {', '.join(manifest.get('roots', []))}")
-    print(f"tool version:     {manifest.get('tool_version')}")
+    print("\n".join(index_backend(get_settings()).describe()))
     return 0
 
 

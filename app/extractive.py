@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.retrieval import ScoredChunk
-from ingest.sentences import split_sentences
-from ingest.embed import SentenceEmbedder
-from ingest.pillars import PILLAR_NAMES
-from ingest.store import SentenceVectors
+from core.documents import SentenceVectors
+from core.embeddings import SentenceEmbedder
+from core.pillars import PILLAR_NAMES
+from core.text import split_sentences
+from index.retriever import ScoredChunk
 
 NEAR_DUPLICATE = 0.88
 MAX_PER_CHUNK = 3

@@ -6,7 +6,7 @@ import io
 import json
 import sqlite3
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 _SCHEMA = """
@@ -42,7 +42,7 @@ class FeedbackStore:
                 "INSERT INTO feedback (created, rating, comment, question, answer, citations, backend) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    datetime.now(timezone.utc).isoformat(timespec="seconds"), rating, comment.strip(), question,
+                    datetime.now(UTC).isoformat(timespec="seconds"), rating, comment.strip(), question,
                     answer, json.dumps(citations), backend,
                 ),
             )

@@ -11,17 +11,13 @@ import time
 import tomllib
 from pathlib import Path
 
-from ingest.offline import apply_offline_defaults
-
-apply_offline_defaults()
-
-from app.assistant import Assistant  # noqa: E402
-from eval.golden import load_golden  # noqa: E402
-from eval.ragas_eval import score_with_ragas  # noqa: E402
-from eval.report import render_markdown  # noqa: E402
-from eval.runner import ablation, run_questions, summarise  # noqa: E402
-from ingest.pipeline import run_ingest  # noqa: E402
-from ingest.settings import PROJECT_ROOT, get_settings  # noqa: E402
+from app.assistant import Assistant
+from core.offline import apply_offline_defaults
+from core.settings import PROJECT_ROOT, get_settings
+from eval.golden import load_golden
+from eval.report import render_markdown
+from eval.runner import ablation, run_questions, summarise
+from ingest.pipeline import run_ingest
 
 EVAL_DIR = PROJECT_ROOT / "eval"
 
@@ -60,6 +56,7 @@ def review_metrics(settings, assistant: Assistant) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    apply_offline_defaults()
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.splitlines()[0])
     parser.add_argument("--golden", type=Path, default=EVAL_DIR / "golden.jsonl")
     parser.add_argument("--thresholds", type=Path, default=EVAL_DIR / "thresholds.toml")
@@ -75,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     settings = get_settings()
     judge, judge_errors = None, ()
-    if (args.judge or settings.eval_judge) != "none":  # eval.judge (langchain-openai) only when asked
+    if (args.judge or settings.eval_judge) != "none":  # eval.ragas_judge (langchain-openai) only when asked
         from app.llm.resilience import BackendConfigError
-        from eval.judge import JudgeError, make_judge
+        from eval.ragas_judge import JudgeError, make_judge
 
         judge_errors = (JudgeError,)
         try:
@@ -93,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     for chunk in assistant.index.chunks:
         chunk_texts.setdefault(chunk.url, []).append(chunk.text)
     try:
+        from eval.ragas_eval import score_with_ragas  # imports ragas: after the offline defaults are set
+
         score_with_ragas(results, assistant.index.embedder, chunk_texts, judge=judge)
     except judge_errors as exc:  # the judge scored no answer at all (ragas logged why)
         print(f"error: {exc}", file=sys.stderr)

@@ -14,14 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest.offline import apply_offline_defaults
-
-apply_offline_defaults()
-
-from app.assistant import Assistant  # noqa: E402
-from ingest.embed import SentenceEmbedder  # noqa: E402
-from ingest.pipeline import run_ingest  # noqa: E402
-from ingest.settings import PROJECT_ROOT, Settings  # noqa: E402
+from app.assistant import Assistant
+from core.embeddings import SentenceEmbedder
+from core.offline import apply_offline_defaults
+from core.settings import PROJECT_ROOT, Settings
+from ingest.pipeline import run_ingest
 
 TARGETS = {
     "ingest_seconds": 180.0,
@@ -67,6 +64,7 @@ def benchmark_questions(limit: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    apply_offline_defaults()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=Path, default=PROJECT_ROOT.parent / "shared" / "waf-docs" / "well-architected")
     parser.add_argument("--queries", type=int, default=200)

@@ -13,9 +13,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from core.settings import PROJECT_ROOT
+from core.slug import LEARN_BASE, anchor_slug, heading_text
 from ingest.corpus_check import cited_urls, read_front_matter
-from ingest.settings import PROJECT_ROOT
-from ingest.slug import LEARN_BASE, anchor_slug, heading_text
 
 EXCLUDED = {"next-step", "next-steps", "related-content", "recommendations"}
 _HEADING = re.compile(r"^(#{2,6})\s+(.+?)\s*#*\s*$")

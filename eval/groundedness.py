@@ -16,16 +16,15 @@ from ragas.dataset_schema import SingleTurnSample
 from ragas.metrics.base import MetricType, SingleTurnMetric
 from ragas.run_config import RunConfig
 
-from ingest.sentences import split_sentences
+from core.text import split_sentences
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 
 
 def cited_sentences(response: str) -> list[tuple[str, list[int]]]:
-    """(sentence without markers, cited numbers) for each sentence of the answer body."""
-    body = response.split("\nSources\n", 1)[0]
+    """(sentence without markers, cited numbers) for each sentence of an answer body."""
     results = []
-    for line in body.splitlines():
+    for line in response.splitlines():
         line = line.strip().removeprefix("- ").strip()
         if not line or (line.startswith("**") and line.endswith("**")):
             continue
@@ -44,9 +43,9 @@ def _plain(text: str) -> str:
 @dataclass
 class CitedGroundedness(SingleTurnMetric):
     name: str = "cited_groundedness"
-    embedder: t.Any = None  # ingest.embed.SentenceEmbedder
+    embedder: t.Any = None  # core.embeddings.SentenceEmbedder
     threshold: float = 0.8
-    _required_columns: t.Dict[MetricType, t.Set[str]] = field(
+    _required_columns: dict[MetricType, set[str]] = field(
         default_factory=lambda: {MetricType.SINGLE_TURN: {"response", "retrieved_contexts"}}
     )
 
@@ -74,5 +73,5 @@ class CitedGroundedness(SingleTurnMetric):
     async def _single_turn_ascore(self, sample: SingleTurnSample, callbacks: Callbacks) -> float:
         return self.score_response(sample.response or "", list(sample.retrieved_contexts or []))
 
-    async def _ascore(self, row: t.Dict, callbacks: Callbacks) -> float:
+    async def _ascore(self, row: dict, callbacks: Callbacks) -> float:
         return await self._single_turn_ascore(SingleTurnSample(**row), callbacks)

@@ -5,12 +5,12 @@ import os
 import warnings
 from typing import TYPE_CHECKING
 
+from core.embeddings import SentenceEmbedder
 from eval.groundedness import CitedGroundedness
 from eval.runner import QuestionResult
-from ingest.embed import SentenceEmbedder
 
 if TYPE_CHECKING:
-    from eval.judge import Judge
+    from eval.ragas_judge import Judge
 
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 
@@ -42,7 +42,7 @@ def score_with_ragas(
     context_rows = [
         {
             "user_input": r.question.question,
-            "response": r.answer_text.split("\nSources\n", 1)[0],
+            "response": r.answer_text,
             "reference": r.question.reference,
             "retrieved_contexts": r.retrieved_contexts,
             "reference_contexts": reference_contexts(r, chunk_texts_by_url),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from app.review.assess import Assessor, Finding, ReviewThresholds, status_for
 from app.review.parse import read_design_file
-from ingest.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 DESIGNS = PROJECT_ROOT / "eval" / "designs"
 GAPS = {"missing", "partial"}
@@ -93,11 +93,11 @@ def calibrate(assessor: Assessor, expected: list[dict]) -> tuple[ReviewThreshold
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ingest.offline import apply_offline_defaults
+    from core.offline import apply_offline_defaults
 
     apply_offline_defaults()
     from app.review.service import Reviewer
-    from ingest.settings import get_settings
+    from core.settings import get_settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibrate", action="store_true", help="search the rule's thresholds on the designs")

@@ -51,7 +51,8 @@ def run_questions(assistant: Assistant, questions: list[GoldenQuestion]) -> list
                 retrieved_sections=[h.chunk.section_label for h in deep],
                 anchor=retrieval_scores(urls, q.gold_urls) if q.answerable else {},
                 page=retrieval_scores(urls, q.gold_urls, page_only=True) if q.answerable else {},
-                key_facts=key_fact_coverage(answer.text, q.key_facts) if q.answerable else 1.0,
+                # Key facts count in what the reader is shown: the body and its source list.
+                key_facts=key_fact_coverage(answer.display_text(), q.key_facts) if q.answerable else 1.0,
                 refusal_ok=refusal_correct(answer.refused, q.answerable),
                 cited_contexts=[c.passage for c in answer.citations],
                 retrieved_contexts=[p.text for p in answer.passages],

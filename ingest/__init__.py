@@ -1,2 +1,1 @@
-"""Ingest WAF guidance: load -> split -> embed -> index."""
-__version__ = "0.1.0"
+"""Ingest WAF guidance: load -> split -> embed -> index (the index backends live in index/)."""

@@ -6,10 +6,11 @@ import logging
 import sys
 from pathlib import Path
 
-from ingest.embed import ModelLoadError
+from core.embeddings import ModelLoadError
+from core.offline import apply_offline_defaults
+from core.settings import get_settings
+from index.errors import IndexProblem
 from ingest.pipeline import IngestInputError, run_ingest
-from ingest.settings import get_settings
-from ingest.store import IndexProblem
 
 EXIT_BAD_INPUT = 2
 
@@ -39,8 +40,6 @@ def run_ingest_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ingest.offline import apply_offline_defaults
-
     apply_offline_defaults()
     parser = argparse.ArgumentParser(prog="python -m ingest", description="Build or update the guidance index.")
     add_ingest_arguments(parser)

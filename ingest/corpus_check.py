@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from ingest.slug import LEARN_BASE, anchor_slug
+from core.slug import LEARN_BASE, anchor_slug
 
 PILLARS = ("reliability", "security", "cost-optimization", "operational-excellence", "performance-efficiency")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import yaml
 
+from core.documents import LoadedDocument, Section
+from core.markdown import docx_markdown, first_h1, split_headings
+from core.slug import LEARN_BASE, anchor_slug, learn_url
 from ingest.docfx import clean_docfx
-from ingest.documents import LoadedDocument, Section
-from ingest.slug import LEARN_BASE, anchor_slug, heading_text, learn_url
 
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".pdf", ".docx"}
 SKIPPED_NAMES = {"readme.md", "toc.md", "license.md", "thirdpartynotices.md"}
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 class UnreadableFile(Exception):
@@ -87,7 +86,7 @@ def _load_markdown(source: SourceFile, digest: str) -> LoadedDocument:
     raw = _read_text(source.path)
     meta, body = split_front_matter(raw, source.path)
     body = clean_docfx(body, source.path.parent)
-    title = str(meta.get("title") or _first_h1(body) or source.path.stem.replace("-", " ")).strip()
+    title = str(meta.get("title") or first_h1(body) or source.path.stem.replace("-", " ")).strip()
     source_url = str(meta.get("source_url") or "")
     page_url = source_url or official_page_url(source) or source.path.as_uri()
     # A file of ours cites the official section named in its front matter; an official page cites each heading.
@@ -136,43 +135,6 @@ def _section_url(page_url: str, heading_path: tuple[str, ...], cite_by_heading: 
     return f"{page_url.split('#', 1)[0]}#{anchor_slug(heading_path[-1])}"
 
 
-def split_headings(body: str, title: str) -> list[tuple[tuple[str, ...], str]]:
-    """Split Markdown on headings (not inside code fences); each part keeps its heading path from the title down."""
-    sections: list[tuple[tuple[str, ...], str]] = []
-    stack: list[tuple[int, str]] = []
-    lines: list[str] = []
-    in_fence = False
-
-    def flush() -> None:
-        text = "\n".join(lines).strip()
-        if text:
-            sections.append(((title, *[h for level, h in stack if level > 1]), text))
-        lines.clear()
-
-    for line in body.split("\n"):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line)
-        if not match:
-            lines.append(line)
-            continue
-        flush()
-        level, text = len(match.group(1)), heading_text(match.group(2))
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, text))
-    flush()
-    return sections
-
-
-def _first_h1(body: str) -> str:
-    for line in body.split("\n"):
-        match = _HEADING.match(line)
-        if match and len(match.group(1)) == 1:
-            return heading_text(match.group(2))
-    return ""
-
-
 def _as_list(value: object) -> list[str]:
     if value is None:
         return []
@@ -201,27 +163,6 @@ def _load_pdf(source: SourceFile, digest: str) -> LoadedDocument:
         if text:
             sections.append(Section((title, f"Page {number}"), text, f"{source.path.as_uri()}#page={number}"))
     return LoadedDocument(source.key, str(source.path), title, digest, sections, kind="pdf")
-
-
-def docx_markdown(document, fallback_title: str) -> tuple[str, str]:
-    """(title, Markdown) of a python-docx Document: Title and Heading n styles become headings,
-    list styles become bullets, tables become pipe-separated rows."""
-    title, lines = fallback_title, []
-    for paragraph in document.paragraphs:
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
-        level = style.removeprefix("Heading ").strip()
-        text = paragraph.text.strip()
-        if style == "Title" and text:
-            title = text
-            lines.append(f"# {title}")
-        elif style.startswith("Heading") and level.isdigit():
-            lines.append(f"{'#' * (int(level) + 1)} {text}")
-        elif text:
-            lines.append(("- " if "List" in style else "") + text)
-    for table in document.tables:
-        for row in table.rows:
-            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
-    return title, "\n\n".join(lines)
 
 
 def _load_docx(source: SourceFile, digest: str) -> LoadedDocument:

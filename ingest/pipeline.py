@@ -1,22 +1,24 @@
-"""The ingest job: discover -> load -> split -> embed -> index, re-embedding only files that changed."""
+"""The ingest job: discover -> load -> split -> embed -> index, re-embedding only files that changed.
+
+One loop for every index backend: the backend's writer says which files it already holds (index.backend),
+this job loads, chunks and embeds the others, and the writer stores the result.
+"""
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from ingest import __version__
-from ingest.documents import Chunk
-from ingest.embed import SentenceEmbedder
+from core.documents import Chunk, SentenceVectors
+from core.embeddings import SentenceEmbedder
+from core.settings import Settings
+from core.text import split_sentences
+from index.backend import IndexBackend, IngestBatch, index_backend
 from ingest.load import SourceFile, UnreadableFile, discover, file_hash, load_file
-from ingest.settings import Settings
-from ingest.sentences import split_sentences
 from ingest.split import chunk_document
-from ingest.store import IndexProblem, SentenceVectors, StoredIndex, load_index, read_manifest, write_index
 
 log = logging.getLogger("ingest")
 
@@ -73,137 +75,85 @@ def run_ingest(
     rebuild: bool = False,
     embedder: SentenceEmbedder | None = None,
     show_progress: bool = True,
+    backend: IndexBackend | None = None,
 ) -> IngestSummary:
-    if settings.index_backend == "azure-search":  # imported only then: the azure SDK is an optional extra
-        from ingest.azure_search import run_azure_ingest
-
-        return run_azure_ingest(settings, paths, rebuild, embedder, show_progress)
     started = time.perf_counter()
-    sources = collect_sources(paths or list(settings.corpus_paths))
+    backend = backend or index_backend(settings)
+    roots = paths or list(settings.corpus_paths)
+    sources = collect_sources(roots)
     hashes = {s.key: file_hash(s.path) for s in sources}
-    summary = IngestSummary(files=len(sources))
-    previous = None if rebuild else _compatible_previous(settings)
+    writer = backend.open_writer(rebuild)
+    indexed = writer.indexed_files()
+    summary = IngestSummary(files=len(sources), index_path=writer.label)
+    summary.removed_files = len(set(indexed) - set(hashes))
 
-    if previous is not None and _same_files(previous.manifest, hashes):
-        summary.chunks = previous.manifest.get("chunk_count", 0)
-        summary.reused_files = len(sources)
+    model: SentenceEmbedder | None = embedder
+
+    def loaded_model() -> SentenceEmbedder:  # loaded only when a file needs chunking or the writer asks
+        nonlocal model
+        if model is None:
+            model = SentenceEmbedder.from_settings(settings)
+        return model
+
+    def max_tokens() -> int:
+        return min(settings.chunk_max_tokens or loaded_model().max_tokens, loaded_model().max_tokens)
+
+    files: dict[str, dict] = {}
+    kept: set[str] = set()
+    new_chunks: list[Chunk] = []
+    fresh_skips = 0
+    for source in sources:
+        key, digest = source.key, hashes[source.key]
+        previous = indexed.get(key)
+        if previous is not None and previous.digest == digest and previous.skipped:
+            summary.skipped.append(previous.skipped)
+            files[key] = {"hash": digest, "path": str(source.path), "chunks": 0, "skipped": previous.skipped}
+            continue
+        if previous is not None and previous.digest == digest and previous.reusable:
+            kept.add(key)
+            summary.reused_files += 1
+            summary.chunks += previous.chunks
+            files[key] = {"hash": digest, "path": str(source.path), "chunks": previous.chunks}
+            continue
+        try:
+            document = load_file(source, digest)
+            if not document.sections:
+                raise UnreadableFile(f"{source.path}: no text")
+        except UnreadableFile as exc:
+            # Recorded with its hash, so an unchanged bad file does not force a re-ingest every run.
+            log.warning("skipped %s", exc)
+            summary.skipped.append(str(exc))
+            files[key] = {"hash": digest, "path": str(source.path), "chunks": 0, "skipped": str(exc)}
+            fresh_skips += 1
+            continue
+        chunks = _unique(chunk_document(document, loaded_model().count_tokens, max_tokens(), settings.chunk_overlap_tokens))
+        new_chunks += chunks
+        summary.embedded_files += 1
+        files[key] = {"hash": digest, "path": str(source.path), "chunks": len(chunks)}
+
+    if not new_chunks and not fresh_skips and not summary.removed_files and not writer.needs_write():
         summary.unchanged = True
-        summary.index_path = str(settings.index_dir)
         summary.seconds = time.perf_counter() - started
         return summary
 
-    embedder = embedder or SentenceEmbedder(
-        settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
-    )
-    reusable = _reusable_chunks(previous, hashes) if previous else {}
-    old_keys = set((previous.manifest.get("files") or {}) if previous else {})
-    summary.removed_files = len(old_keys - set(hashes))
-
-    max_tokens = settings.chunk_max_tokens or embedder.max_tokens
-    max_tokens = min(max_tokens, embedder.max_tokens)
-    kept_chunks: list[Chunk] = []
-    kept_vectors: list[np.ndarray] = []
-    kept_sentences: list[SentenceVectors] = []
-    new_chunks: list[Chunk] = []
-    files_meta: dict[str, dict] = {}
-    for source in sources:
-        key, digest = source.key, hashes[source.key]
-        previous_entry = (previous.manifest.get("files") or {}).get(key, {}) if previous else {}
-        if previous_entry.get("skipped") and previous_entry.get("hash") == digest:
-            summary.skipped.append(previous_entry["skipped"])
-            files_meta[key] = previous_entry
-            continue
-        if key in reusable:
-            chunks, vectors, sentences = reusable[key]
-            kept_chunks += chunks
-            kept_vectors.append(vectors)
-            if sentences is not None:
-                kept_sentences.append(sentences)
-            summary.reused_files += 1
-        else:
-            try:
-                document = load_file(source, digest)
-            except UnreadableFile as exc:
-                _skip(summary, files_meta, source, digest, str(exc))
-                continue
-            if not document.sections:
-                _skip(summary, files_meta, source, digest, f"{source.path}: no text")
-                continue
-            chunks = chunk_document(document, embedder.count_tokens, max_tokens, settings.chunk_overlap_tokens)
-            new_chunks += chunks
-            summary.embedded_files += 1
-        files_meta[key] = {"hash": digest, "path": str(source.path), "chunks": len(chunks)}
-
-    new_vectors = embedder.encode([c.embed_text for c in new_chunks], show_progress=show_progress)
-    all_chunks = kept_chunks + new_chunks
-    vectors = np.vstack([*kept_vectors, new_vectors]) if all_chunks else new_vectors
+    vectors = np.zeros((0, 1), np.float32)
     sentences = None
-    if settings.precompute_sentences:
-        sentences = _join_sentences([*kept_sentences, _embed_sentences(new_chunks, embedder, show_progress)])
-    manifest = {
-        "tool_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "embedding_model": settings.embedding_model,
-        "embedding_dimension": embedder.dimension,
-        "chunking": {"max_tokens": max_tokens, "overlap_tokens": settings.chunk_overlap_tokens},
-        "sentences": settings.precompute_sentences,
-        "roots": [str(p) for p in (paths or settings.corpus_paths)],
-        "files": files_meta,
-    }
-    written = write_index(settings.index_dir, all_chunks, vectors, manifest, sentences)
-    summary.chunks = len(all_chunks)
+    if new_chunks:
+        vectors = loaded_model().encode([c.embed_text for c in new_chunks], show_progress=show_progress)
+    if writer.keeps_sentence_vectors:
+        sentences = _embed_sentences(new_chunks, loaded_model(), show_progress)
+    batch = IngestBatch(files, kept, new_chunks, vectors, sentences, loaded_model, max_tokens, [str(p) for p in roots])
+    summary.unchanged = not writer.write(batch)
+    summary.chunks += len(new_chunks)
     summary.embedded_chunks = len(new_chunks)
-    summary.index_path = str(written)
+    summary.index_path = writer.label
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _skip(summary: IngestSummary, files_meta: dict, source: SourceFile, digest: str, reason: str) -> None:
-    # Recorded in the manifest too, so an unchanged bad file does not force a re-ingest every run.
-    log.warning("skipped %s", reason)
-    summary.skipped.append(reason)
-    files_meta[source.key] = {"hash": digest, "path": str(source.path), "chunks": 0, "skipped": reason}
-
-
-def _compatible_previous(settings: Settings) -> StoredIndex | None:
-    """The live index when it can donate chunks: same model and chunking; otherwise build from scratch."""
-    try:
-        manifest = read_manifest(settings.index_dir)
-        if manifest is None or manifest.get("embedding_model") != settings.embedding_model:
-            return None
-        if manifest.get("chunking", {}).get("overlap_tokens") != settings.chunk_overlap_tokens:
-            return None
-        if settings.chunk_max_tokens and manifest["chunking"].get("max_tokens") != settings.chunk_max_tokens:
-            return None
-        if bool(manifest.get("sentences")) != settings.precompute_sentences:
-            return None
-        return load_index(settings.index_dir)
-    except IndexProblem as exc:
-        log.warning("previous index not reusable, rebuilding: %s", exc)
-        return None
-
-
-def _same_files(manifest: dict, hashes: dict[str, str]) -> bool:
-    files = manifest.get("files") or {}
-    return set(files) == set(hashes) and all(files[k]["hash"] == h for k, h in hashes.items())
-
-
-def _reusable_chunks(
-    previous: StoredIndex, hashes: dict[str, str]
-) -> dict[str, tuple[list[Chunk], np.ndarray, SentenceVectors | None]]:
-    vectors = previous.vectors_array()
-    by_key: dict[str, list[int]] = {}
-    for position, chunk in enumerate(previous.chunks):
-        if hashes.get(chunk.source_key) == chunk.content_hash:
-            by_key.setdefault(chunk.source_key, []).append(position)
-    return {
-        key: (
-            [previous.chunks[i] for i in rows],
-            vectors[rows],
-            previous.sentences.for_rows(rows) if previous.sentences is not None else None,
-        )
-        for key, rows in by_key.items()
-    }
+def _unique(chunks: list[Chunk]) -> list[Chunk]:
+    """One chunk per id: a section that repeats a passage word for word gives its chunk once."""
+    return list({c.chunk_id: c for c in chunks}.values())
 
 
 def _embed_sentences(chunks: list[Chunk], embedder: SentenceEmbedder, show_progress: bool) -> SentenceVectors:
@@ -212,10 +162,3 @@ def _embed_sentences(chunks: list[Chunk], embedder: SentenceEmbedder, show_progr
     flat = [sentence for sentences in per_chunk for sentence in sentences]
     vectors = embedder.encode(flat, show_progress=show_progress) if flat else np.zeros((0, embedder.dimension), np.float32)
     return SentenceVectors(vectors, np.array([len(s) for s in per_chunk], dtype=np.int64))
-
-
-def _join_sentences(parts: list[SentenceVectors]) -> SentenceVectors:
-    parts = [p for p in parts if len(p.counts)]
-    if not parts:
-        return SentenceVectors(np.zeros((0, 1), np.float32), np.zeros(0, np.int64))
-    return SentenceVectors(np.vstack([p.vectors for p in parts]), np.concatenate([p.counts for p in parts]))

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.documents import Chunk, LoadedDocument
-from ingest.pillars import tag_pillars
+from core.documents import Chunk, LoadedDocument
+from core.pillars import tag_pillars
 
 _SEPARATORS = ["\n\n", "\n", ". ", "; ", ", ", " ", ""]
 _MIN_BODY_TOKENS = 48

@@ -1,26 +1,28 @@
 """Shared fixtures: the real packaged MiniLM model, real FAISS indexes built from the fixture files."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-import os
+from app.assistant import Assistant
+from core.embeddings import SentenceEmbedder
+from core.offline import apply_offline_defaults
+from core.settings import Settings
+from ingest.pipeline import run_ingest
 
-from ingest.offline import apply_offline_defaults
-
-apply_offline_defaults()
-# The default relevance threshold is calibrated on the real corpus and golden set (python -m eval.calibrate).
+# The default relevance threshold is calibrated on the real corpus and golden set (python -m eval.calibrate_relevance).
 # The 14-file fixture corpus sits on another similarity scale; its own threshold holds for every test,
 # in-process and in the subprocesses the tests start.
 FIXTURE_RELEVANCE_THRESHOLD = "0.30"
-os.environ["WAF_RELEVANCE_THRESHOLD"] = FIXTURE_RELEVANCE_THRESHOLD
 
-from app.assistant import Assistant  # noqa: E402
-from ingest.embed import SentenceEmbedder  # noqa: E402
-from ingest.pipeline import run_ingest  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
+
+def pytest_configure(config):
+    apply_offline_defaults()
+    os.environ["WAF_RELEVANCE_THRESHOLD"] = FIXTURE_RELEVANCE_THRESHOLD
+
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_CORPUS = FIXTURES / "corpus"

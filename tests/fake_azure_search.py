@@ -271,7 +271,7 @@ class FakeAzureSearch:
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # lifecycle
-    def start(self) -> "FakeAzureSearch":
+    def start(self) -> FakeAzureSearch:
         self.thread.start()
         return self
 
@@ -696,7 +696,7 @@ def self_signed_context(directory) -> tuple[ssl.SSLContext, str]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(key.public_key())

@@ -58,7 +58,7 @@ def echo_reply(messages: list[dict], gullible: bool = False) -> str:
     return "\n".join(f"- {first_sentence(sources[n])} [{n}]" for n in sorted(sources)[:2])
 
 
-# -- design review judge prompts (app/review/judge.py) ---------------------------------------------------
+# -- design review judge prompts (app/review/llm_judge.py) ---------------------------------------------------
 REVIEW_ITEM = re.compile(r'<checklist_item id="([^"]+)"[^>]*>\n(.*?)\n</checklist_item>', re.DOTALL)
 REVIEW_PASSAGE = re.compile(r'<passage id="(\d+)"[^\n]*>\n(.*?)\n</passage>', re.DOTALL)
 _NEGATED = re.compile(r"\b(no|not|never|without)\b", re.IGNORECASE)
@@ -217,7 +217,7 @@ class FakeOpenAI:
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         self.thread.start()
         return self
 
@@ -239,7 +239,7 @@ class FakeOpenAI:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def script(self, *behaviours: Behaviour) -> "FakeOpenAI":
+    def script(self, *behaviours: Behaviour) -> FakeOpenAI:
         self.queue.extend(behaviours)
         return self
 

@@ -9,14 +9,15 @@ LEARN = "https://learn.microsoft.com/azure/well-architected/"
 
 
 def markers(text: str) -> set[int]:
-    return {int(n) for n in re.findall(r"\[(\d+)\]", text.split("\nSources\n")[0])}
+    return {int(n) for n in re.findall(r"\[(\d+)\]", text)}
 
 
 def test_answer_quotes_guidance_with_markers_that_resolve_to_sources(assistant):
     answer = assistant.ask("How should I protect an Azure OpenAI inference endpoint?")
     assert not answer.refused
-    body, sources = answer.text.split("\nSources\n")
-    assert markers(answer.text) == {c.number for c in answer.citations}
+    body, sources = answer.text, answer.sources_text()
+    assert "Sources" not in body and answer.display_text() == f"{body}\n\n{sources}"
+    assert markers(body) == {c.number for c in answer.citations}
     for citation in answer.citations:
         assert citation.url.startswith(LEARN) and "#" in citation.url
         assert f"[{citation.number}] {citation.section} — {citation.url}" in sources
@@ -64,7 +65,7 @@ def test_answer_object_carries_timings_and_serialises(assistant):
 def test_precomputed_sentence_vectors_match_a_fresh_model_pass(assistant, embedder):
     import numpy as np
 
-    from ingest.sentences import split_sentences
+    from core.text import split_sentences
 
     stored = assistant.index.stored.sentences
     assert stored is not None and len(stored.counts) == len(assistant.index.chunks)

@@ -11,18 +11,20 @@ from pathlib import Path
 import pytest
 
 from app.assistant import Assistant
-from app.azure_retrieval import AzureSearchIndex, text_query
-from ingest.azure_search import (
+from index.azure_search.backend import AzureSearchBackend
+from index.azure_search.retriever import AzureSearchIndex, text_query
+from index.azure_search.store import (
     VECTOR_FIELD,
     AzureSearchConfigError,
     AzureSearchError,
     AzureSearchStore,
-    run_azure_ingest,
 )
+from index.errors import IndexMissing, ModelMismatch
 from ingest.pipeline import run_ingest
-from ingest.store import IndexMissing, ModelMismatch
 from tests.conftest import FIXTURE_CORPUS, make_settings
 from tests.fake_azure_search import FakeAzureSearch, self_signed_context
+
+pytestmark = pytest.mark.azure
 
 KEY = "test-admin-key"
 INDEX = "waf-test"
@@ -53,7 +55,8 @@ class Waits(list):
 
 def ingest(settings, corpus, embedder, waits=None, **kw):
     store = AzureSearchStore(settings, sleep=waits if waits is not None else Waits())
-    return run_azure_ingest(settings, paths=[corpus], embedder=embedder, show_progress=False, store=store, **kw)
+    backend = AzureSearchBackend(settings, store=store)
+    return run_ingest(settings, paths=[corpus], embedder=embedder, show_progress=False, backend=backend, **kw)
 
 
 # -- schema and request shapes ----------------------------------------------------------------------------
@@ -258,7 +261,7 @@ def test_a_query_key_is_enough_to_answer_questions(tmp_path, corpus_copy, embedd
         ingest(azure_settings(server, tmp_path), corpus_copy, embedder)
         settings = azure_settings(server, tmp_path, azure_search_api_key="query-only-key")
         answer = Assistant.open(settings, embedder).ask("What does SE:07 ask for?")
-        assert not answer.refused and "encryption#encrypt-data-at-rest" in answer.text
+        assert not answer.refused and "encryption#encrypt-data-at-rest" in answer.display_text()
         refused = [r for r in server.requests if r["headers"].get("api-key") == "query-only-key"
                    and r["operation"] not in ("search", "count")]
         assert [r["operation"] for r in refused] == ["get_index"]  # tolerated: the definition is optional
@@ -340,7 +343,7 @@ def test_answers_encode_sentences_because_the_index_has_no_sentence_vectors(fake
     assistant = Assistant.open(settings, embedder)
     assert assistant.answerer.sentence_vectors is None and assistant.index.stored.sentences is None
     answer = assistant.ask("What does SE:07 ask for?")
-    assert not answer.refused and "encryption#encrypt-data-at-rest" in answer.text
+    assert not answer.refused and "encryption#encrypt-data-at-rest" in answer.display_text()
     assert all(c.url.startswith("https://learn.microsoft.com/") for c in answer.citations)
     refused = assistant.ask("What is a good recipe for banana bread?")
     assert refused.refused and not refused.citations
@@ -362,8 +365,8 @@ def test_the_llm_path_verifies_citations_against_an_azure_backed_index(fake_sear
 def test_without_a_key_requests_carry_a_bearer_token_from_default_azure_credential(tmp_path, corpus_copy, embedder, monkeypatch):
     """DefaultAzureCredential (managed identity in Azure) is what signs in when no key is set. Bearer tokens
     are only sent over TLS, so this fake service runs HTTPS with a throwaway certificate."""
-    from azure.core.credentials import AccessToken
     import azure.identity
+    from azure.core.credentials import AccessToken
 
     scopes_asked: list[tuple] = []
 
@@ -384,7 +387,10 @@ def test_without_a_key_requests_carry_a_bearer_token_from_default_azure_credenti
     try:
         settings = azure_settings(server, tmp_path, azure_search_api_key=None)
         store = AzureSearchStore(settings, sleep=Waits(), connection_verify=certificate)
-        summary = run_azure_ingest(settings, paths=[corpus_copy], embedder=embedder, show_progress=False, store=store)
+        summary = run_ingest(
+            settings, paths=[corpus_copy], embedder=embedder, show_progress=False,
+            backend=AzureSearchBackend(settings, store=store),
+        )
         assert summary.chunks == len(server.documents(INDEX)) > 0
         assert all(r["headers"].get("Authorization") == "Bearer entra-token" for r in server.requests)
         assert not any("api-key" in r["headers"] for r in server.requests)
@@ -401,6 +407,7 @@ def run_cli(args, env_overrides, **kw):
     return subprocess.run(CLI + args, capture_output=True, text=True, env=env, timeout=300, **kw)
 
 
+@pytest.mark.slow
 def test_ingest_ask_and_info_work_unchanged_with_the_azure_backend(fake_search, tmp_path):
     import shutil
 
@@ -425,6 +432,7 @@ def test_ingest_ask_and_info_work_unchanged_with_the_azure_backend(fake_search, 
     assert f"Azure AI Search index '{INDEX}'" in result.stdout and "(384 dims)" in result.stdout
 
 
+@pytest.mark.slow
 def test_bad_azure_settings_are_one_line_errors_in_the_cli(tmp_path):
     env = {"WAF_INDEX_BACKEND": "azure-search", "WAF_INDEX_DIR": str(tmp_path / "none")}
     for args in (["ask", "anything"], ["ingest", str(FIXTURE_CORPUS)], ["info"]):
@@ -436,9 +444,10 @@ def test_bad_azure_settings_are_one_line_errors_in_the_cli(tmp_path):
     assert result.returncode == 2 and "WAF_INDEX_BACKEND" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_the_default_install_does_not_import_azure(tmp_path):
     code = (
-        "import sys; import app.cli, app.assistant, ingest.pipeline, app.retrieval; "
+        "import sys; import app.cli, app.assistant, ingest.pipeline, index.faiss.retriever; "
         "print(sorted(m for m in sys.modules if m.startswith('azure')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,

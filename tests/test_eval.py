@@ -35,7 +35,7 @@ def test_groundedness_counts_sentences_supported_by_the_source_they_cite(embedde
     contexts = ["Use private endpoints for Azure OpenAI. Disable public network access.", "Cache repeated prompts."]
     response = (
         "**Security**\n- Use private endpoints for Azure OpenAI. [1]\n- Cache repeated prompts. [1]\n"
-        "- The moon is made of cheese. [2]\n- Disable public network access. [9]\n\nSources\n[1] x — y"
+        "- The moon is made of cheese. [2]\n- Disable public network access. [9]"
     )
     assert [n for _, n in cited_sentences(response)] == [[1], [1], [2], [9]]
     metric = CitedGroundedness(embedder=embedder)

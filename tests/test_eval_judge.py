@@ -70,8 +70,8 @@ def judged(extractive_results, embedder, fake, verdict, tmp_path):
     (WAF_LLM_BACKEND=openai, WAF_OPENAI_BASE_URL=http://127.0.0.1:PORT/v1, WAF_EVAL_JUDGE=llm)."""
     import copy
 
-    from eval.judge import make_judge
     from eval.ragas_eval import score_with_ragas
+    from eval.ragas_judge import make_judge
 
     results = copy.deepcopy(extractive_results)
     for r in results:
@@ -98,7 +98,7 @@ def test_every_statement_supported_scores_one(extractive_results, embedder, fake
         assert r.ragas["faithfulness"] == 1.0
         assert r.ragas["context_recall"] == 1.0
         # answer_relevancy = cosine(question, question the judge generated), with our MiniLM embeddings
-        body = r.answer_text.split("\nSources\n", 1)[0]
+        body = r.answer_text
         vectors = embedder.encode([r.question.question, judge_question(body)])
         assert r.ragas["answer_relevancy"] == pytest.approx(float(vectors[0] @ vectors[1]), abs=1e-4)
         assert 0.0 < r.ragas["answer_relevancy"] <= 1.0
@@ -114,9 +114,9 @@ def test_every_statement_supported_scores_one(extractive_results, embedder, fake
     for kind, data in fake_openai.judged:
         if kind == "statements":
             r = by_question[data["question"]]
-            assert data["answer"] == r.answer_text.split("\nSources\n", 1)[0]  # the answer body, not the sources
+            assert data["answer"] == r.answer_text  # the answer body: sources are kept apart
         if kind == "nli":  # the statements come back with the retrieved passages as context
-            r = next(r for r in scored if data["statements"] == judge_statements(r.answer_text.split("\nSources\n")[0]))
+            r = next(r for r in scored if data["statements"] == judge_statements(r.answer_text))
             assert data["context"] == "\n".join(r.retrieved_contexts)
         if kind == "context_recall":  # the golden reference against the retrieved passages
             r = by_question[data["question"]]
@@ -146,16 +146,16 @@ def test_scores_are_the_share_of_supported_statements(extractive_results, embedd
     results, _ = judged(extractive_results, embedder, fake_openai, about_retries, tmp_path)
     faithfulness = {}
     for r in answered(results):
-        statements = judge_statements(r.answer_text.split("\nSources\n", 1)[0])
+        statements = judge_statements(r.answer_text)
         faithfulness[r.question.id] = r.ragas["faithfulness"]
         assert r.ragas["faithfulness"] == pytest.approx(sum(map(about_retries, statements)) / len(statements))
         assert r.ragas["context_recall"] == about_retries(r.question.reference)
-        assert (r.ragas["answer_relevancy"] > 0) == bool(about_retries(r.answer_text.split("\nSources\n", 1)[0]))
+        assert (r.ragas["answer_relevancy"] > 0) == bool(about_retries(r.answer_text))
     assert faithfulness == {"m1": 0.0, "m2": pytest.approx(1 / 3)}  # 1 of the 3 statements of m2's answer
 
 
 def test_a_judge_that_scores_nothing_stops_the_run(extractive_results, embedder, fake_openai, offline_guard, tmp_path):
-    from eval.judge import JudgeError
+    from eval.ragas_judge import JudgeError
     from tests.fake_openai import status
 
     fake_openai.script(*[status(400) for _ in range(40)])  # every judge call fails (not retried: not a 429)
@@ -166,7 +166,7 @@ def test_a_judge_that_scores_nothing_stops_the_run(extractive_results, embedder,
 
 def test_judge_settings(tmp_path):
     from app.llm.resilience import BackendConfigError
-    from eval.judge import make_judge
+    from eval.ragas_judge import make_judge
 
     assert make_judge(make_settings(tmp_path)) is None  # default: no judge
     with pytest.raises(BackendConfigError, match="needs a chat model"):
@@ -181,8 +181,8 @@ def test_judge_settings(tmp_path):
 
 
 def test_eval_judge_flag_without_a_chat_model_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    from core.settings import get_settings
     from eval.__main__ import main
-    from ingest.settings import get_settings
 
     monkeypatch.setenv("WAF_LLM_BACKEND", "extractive")
     monkeypatch.setenv("WAF_INDEX_DIR", str(tmp_path / "index"))  # never the repo's index, even if this failed
@@ -216,7 +216,7 @@ HARNESS = textwrap.dedent(
     from eval.__main__ import main
     rc = main(sys.argv[1:])
     print("HARNESS " + json.dumps({
-        "rc": rc, **seen, "judge_module": "eval.judge" in sys.modules,
+        "rc": rc, **seen, "judge_module": "eval.ragas_judge" in sys.modules,
         "chat_models": "langchain_openai" in sys.modules and any(
             type(o).__name__ in ("ChatOpenAI", "AzureChatOpenAI") for o in __import__("gc").get_objects()),
     }))
@@ -242,6 +242,7 @@ def run_eval(tmp_path: Path, args: list[str], env: dict | None = None) -> tuple[
     return harness, report, (out / "latest.md").read_text() if (out / "latest.md").is_file() else ""
 
 
+@pytest.mark.slow
 def test_the_default_evaluation_has_no_judge_no_network_and_no_tiktoken(tmp_path):
     """Without a judge nothing builds a chat model or touches the network, and no tiktoken encoding is loaded.
     (ragas 0.4.3 itself imports openai, langchain_openai and tiktoken when it is imported, so those modules
@@ -254,6 +255,7 @@ def test_the_default_evaluation_has_no_judge_no_network_and_no_tiktoken(tmp_path
     assert "cited_groundedness" in report["summary"]["ragas"] and "LLM judge" not in markdown
 
 
+@pytest.mark.slow
 def test_python_m_eval_judge_scores_with_the_configured_backend(tmp_path, fake_openai):
     env = {"WAF_LLM_BACKEND": "openai", "WAF_OPENAI_BASE_URL": fake_openai.base_url, "WAF_OPENAI_MODEL": "fake-judge"}
     harness, report, markdown = run_eval(tmp_path, ["--judge"], env)

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
+from index.faiss.store import ModelMismatch, load_index, read_manifest
 from ingest.pipeline import IngestInputError, run_ingest
-from ingest.store import ModelMismatch, load_index, read_manifest
 from tests.conftest import make_settings
 
 
@@ -67,12 +67,12 @@ def test_failure_mid_build_leaves_the_previous_index_loadable(tmp_path, corpus_c
         "---\ntitle: Changed\npillars: [security]\ntopics: [x]\n---\n# Changed\n\nNew text about jailbreaks.\n"
     )
 
-    import ingest.store
+    import index.faiss.store
 
     def crash(*args, **kwargs):
         raise RuntimeError("disk full while writing vectors")
 
-    monkeypatch.setattr(ingest.store.faiss, "write_index", crash)
+    monkeypatch.setattr(index.faiss.store.faiss, "write_index", crash)
     with pytest.raises(RuntimeError, match="disk full"):
         run_ingest(settings, paths=[corpus_copy], embedder=embedder, show_progress=False)
     monkeypatch.undo()
@@ -83,6 +83,7 @@ def test_failure_mid_build_leaves_the_previous_index_loadable(tmp_path, corpus_c
     assert not [p for p in (settings.index_dir / "versions").iterdir() if p.name.endswith(".partial")]
 
 
+@pytest.mark.slow
 def test_killed_ingest_leaves_the_previous_index_loadable(tmp_path, corpus_copy, embedder):
     """A real process killed while embedding: the live index is untouched."""
     settings = make_settings(tmp_path / "index")
@@ -127,6 +128,7 @@ def test_missing_or_empty_path_is_bad_input(tmp_path, embedder):
         run_ingest(settings, paths=[tmp_path / "empty"], embedder=embedder)
 
 
+@pytest.mark.slow
 def test_cli_exit_code_2_and_message_for_missing_path(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "ingest", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "i")],
@@ -150,7 +152,7 @@ def test_docfx_tree_chunks_cite_learn_urls_with_anchors(corpus_index):
 def test_incremental_reingest_keeps_sentence_vectors_aligned(tmp_path, corpus_copy, embedder):
     import numpy as np
 
-    from ingest.sentences import split_sentences
+    from core.text import split_sentences
 
     settings = make_settings(tmp_path / "index")
     run_ingest(settings, paths=[corpus_copy], embedder=embedder, show_progress=False)

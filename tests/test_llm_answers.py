@@ -33,7 +33,7 @@ def llm(assistant, embedder, fake_openai, tmp_path):
 
 
 def body(answer: Answer) -> str:
-    return answer.text.split("\n\nSources\n")[0]
+    return answer.text
 
 
 def markers(text: str) -> set[int]:
@@ -47,7 +47,7 @@ def test_openai_compatible_backend_answers_with_resolved_citations(llm, fake_ope
     assert answer.backend == "openai" and not answer.refused and not answer.notice
     assert markers(body(answer)) == {c.number for c in answer.citations} == {1, 2}
     for citation in answer.citations:
-        assert citation.source_line in answer.text and citation.url.startswith("https://learn.microsoft.com/")
+        assert citation.source_line in answer.display_text() and citation.url.startswith("https://learn.microsoft.com/")
         assert first_sentence(citation.passage).rstrip(".") in body(answer)
     assert answer.unsupported_sentences == [] and answer.removed_markers == 0
     request = fake_openai.requests[0]
@@ -150,7 +150,7 @@ def test_instructions_inside_a_retrieved_chunk_stay_data(injected_assistant, fak
     assert human["content"].count("</source>") == human["content"].count("<source id=") == len(answer.passages)
     assert "(/source)" in human["content"]
     # so the fake model, which obeys any SYSTEM: line outside the data blocks, did not obey this one
-    assert "PWNED" not in answer.text and "attacker.example" not in answer.text
+    assert "PWNED" not in answer.display_text() and "attacker.example" not in answer.display_text()
     assert answer.backend == "openai" and answer.citations
 
 
@@ -286,7 +286,7 @@ def test_stream_yields_deltas_then_the_final_answer_with_citations(llm, fake_ope
     assert len(deltas) >= 5 and all(isinstance(d, str) for d in deltas)
     assert isinstance(final, Answer) and final.backend == "openai"
     assert "".join(deltas).strip() == body(final)
-    assert {c.number for c in final.citations} == {1, 2} and "Sources" in final.text
+    assert {c.number for c in final.citations} == {1, 2} and "Sources" in final.display_text()
     request = fake_openai.requests[0]["body"]
     assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
     reported = fake_openai.replies[0]["usage"]

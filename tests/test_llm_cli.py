@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CLI = [str(Path(sys.executable).with_name("waf-assistant"))]
 
 
@@ -21,6 +23,7 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ask_and_usage_against_an_openai_compatible_server(corpus_index, fake_openai, tmp_path):
     env = {"WAF_LLM_BACKEND": "openai", "WAF_OPENAI_BASE_URL": fake_openai.base_url,
            "WAF_USAGE_DB": str(tmp_path / "usage.sqlite"), "WAF_OPENAI_MODEL": "fake-gpt",
@@ -40,6 +43,7 @@ def test_ask_and_usage_against_an_openai_compatible_server(corpus_index, fake_op
     assert "openai" in table.stdout and str(tokens_in) in table.stdout
 
 
+@pytest.mark.slow
 def test_a_backend_that_is_down_is_one_line_without_a_traceback(corpus_index, tmp_path):
     env = {"WAF_LLM_BACKEND": "openai", "WAF_OPENAI_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1",
            "WAF_LLM_FALLBACKS": "[]", "WAF_LLM_MAX_RETRIES": "0", "WAF_USAGE_DB": str(tmp_path / "u.sqlite")}
@@ -50,6 +54,7 @@ def test_a_backend_that_is_down_is_one_line_without_a_traceback(corpus_index, tm
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_backend_that_is_down_falls_back_to_extractive_by_default(corpus_index, tmp_path):
     env = {"WAF_LLM_BACKEND": "openai", "WAF_OPENAI_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1",
            "WAF_LLM_MAX_RETRIES": "0", "WAF_USAGE_DB": str(tmp_path / "u.sqlite")}
@@ -59,6 +64,7 @@ def test_a_backend_that_is_down_falls_back_to_extractive_by_default(corpus_index
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_misconfigured_backend_is_a_clear_error(corpus_index):
     env = {"WAF_LLM_BACKEND": "azure-openai", "WAF_AZURE_OPENAI_ENDPOINT": "", "WAF_AZURE_OPENAI_DEPLOYMENT": ""}
     result = run(["ask", "anything"], corpus_index.index_dir, env)
@@ -66,6 +72,7 @@ def test_a_misconfigured_backend_is_a_clear_error(corpus_index):
     assert "needs WAF_AZURE_OPENAI_ENDPOINT and WAF_AZURE_OPENAI_DEPLOYMENT" in result.stderr
 
 
+@pytest.mark.slow
 def test_chat_streams_and_remembers_the_conversation(corpus_index, fake_openai, tmp_path):
     from tests.fake_openai import reply
 
@@ -81,11 +88,12 @@ def test_chat_streams_and_remembers_the_conversation(corpus_index, fake_openai, 
     assert "at a lower cost?" in fake_openai.requests[2]["body"]["messages"][1]["content"]
 
 
+@pytest.mark.slow
 def test_the_default_path_never_imports_langchain_openai_or_tiktoken(corpus_index):
     code = (
         "import sys, app.cli\n"
         "from app.assistant import Assistant\n"
-        "from ingest.settings import get_settings\n"
+        "from core.settings import get_settings\n"
         "a = Assistant.open(get_settings())\n"
         "a.ask('How do I retry on 429?')\n"
         "print(sorted(m for m in ('tiktoken', 'langchain_openai', 'openai') if m in sys.modules))\n"

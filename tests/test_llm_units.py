@@ -6,12 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from app.conversation.followups import question_for
+from app.conversation.memory import history_turns, rule_rewrite
 from app.llm.backends import build_backends
 from app.llm.citations import extract_claims, is_decline, repair_markers
-from app.llm.followups import question_for
-from app.llm.memory import history_turns, rule_rewrite
-from app.llm.resilience import BackendConfigError, RetryPolicy, retry_after_seconds
+from app.llm.resilience import BackendConfigError, RetryPolicy
 from app.llm.usage import UsageLog, estimate_cost, price_for
+from core.retry import retry_after_seconds
 from tests.conftest import make_settings
 
 
@@ -127,9 +128,9 @@ def test_follow_up_questions_read_naturally():
 
 def test_support_threshold_is_calibrated_on_the_fixture_pairs(assistant, embedder):
     """The default WAF_LLM_SUPPORT_THRESHOLD separates paraphrases from unsupported claims on the fixtures."""
-    from app.llm.calibrate import calibrate, fixture_pairs
     from app.llm.citations import CitationVerifier
-    from ingest.settings import Settings
+    from core.settings import Settings
+    from eval.calibrate_support import calibrate, fixture_pairs
 
     default = Settings.model_fields["llm_support_threshold"].default
     verifier = CitationVerifier(embedder, default, assistant.index.stored.sentences)

@@ -1,4 +1,4 @@
-from ingest.pillars import classify_pillars, tag_pillars
+from core.pillars import classify_pillars, tag_pillars
 
 
 def test_front_matter_wins_over_everything():

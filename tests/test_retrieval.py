@@ -2,8 +2,8 @@
 import pytest
 from langchain_core.retrievers import BaseRetriever
 
-from app.retrieval import GuidanceIndex, HybridRetriever
-from ingest.store import load_index
+from index.faiss.retriever import GuidanceIndex, HybridRetriever
+from index.faiss.store import load_index
 
 # (question, file that answers it): paraphrases favour dense search, codes and rare terms favour BM25.
 QUESTIONS = [

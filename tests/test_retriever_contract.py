@@ -7,8 +7,10 @@ import pytest
 from langchain_core.retrievers import BaseRetriever
 
 from app.assistant import Assistant
-from ingest.azure_search import AzureSearchStore, run_azure_ingest
-from ingest.pillars import PILLAR_NAMES
+from core.pillars import PILLAR_NAMES
+from index.azure_search.backend import AzureSearchBackend
+from index.azure_search.store import AzureSearchStore
+from ingest.pipeline import run_ingest
 from tests.conftest import FIXTURE_CORPUS, FIXTURE_DOCFX, make_settings
 from tests.fake_azure_search import FakeAzureSearch
 from tests.test_retrieval import QUESTIONS
@@ -26,7 +28,10 @@ def azure_assistant(tmp_path_factory, embedder):
             azure_search_index="waf-contract", azure_search_api_key="contract-key",
         )
         store = AzureSearchStore(settings, sleep=lambda seconds: None)
-        run_azure_ingest(settings, paths=[FIXTURE_CORPUS, FIXTURE_DOCFX], embedder=embedder, show_progress=False, store=store)
+        run_ingest(
+            settings, paths=[FIXTURE_CORPUS, FIXTURE_DOCFX], embedder=embedder, show_progress=False,
+            backend=AzureSearchBackend(settings, store=store),
+        )
         yield Assistant.open(settings, embedder)
     finally:
         server.stop()
@@ -112,11 +117,11 @@ def test_it_is_a_langchain_retriever_with_the_same_metadata(assistant, azure_ass
 
 
 def test_answers_quote_and_cite_on_both_backends_and_decline_alike(backend):
-    for question, expected in QUESTIONS[:6]:
+    for question, _expected in QUESTIONS[:6]:
         answer = backend.ask(question)
         assert not answer.refused, question
         assert answer.citations and all(c.url.startswith(OFFICIAL) for c in answer.citations), question
-        assert "Sources\n[1]" in answer.text
+        assert "Sources\n[1]" in answer.display_text()
     declined = backend.ask("What is a good recipe for banana bread?")
     assert declined.refused and not declined.citations
 

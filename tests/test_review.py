@@ -1,7 +1,7 @@
 """Design review: hostile input ends in clear messages; findings carry evidence and citations; exports parse."""
 import io
-import os
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -14,7 +14,7 @@ from app.review.parse import DesignInputError, Limits, read_design
 from app.review.report import ReviewReport, to_html, to_markdown
 from app.review.score import score
 from app.review.service import Reviewer
-from ingest.settings import Settings
+from core.settings import Settings
 from tests.conftest import FIXTURES
 
 DESIGN = FIXTURES / "design-rag.md"
@@ -221,6 +221,7 @@ def run_review(args, corpus_index, tmp_path):
     return subprocess.run([cli, "review", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_writes_a_report_and_gates_on_the_score(corpus_index, tmp_path):
     out = tmp_path / "report.json"
     passed = run_review([str(DESIGN), "--format", "json", "--out", str(out), "--fail-under", "10"], corpus_index, tmp_path)
@@ -231,6 +232,7 @@ def test_cli_writes_a_report_and_gates_on_the_score(corpus_index, tmp_path):
     assert "# Well-Architected review" in failed.stdout
 
 
+@pytest.mark.slow
 def test_cli_rejects_a_bad_file_with_a_message(corpus_index, tmp_path):
     bad = tmp_path / "design.pdf"
     bad.write_bytes(b"not a pdf at all")

@@ -15,12 +15,12 @@ import pytest
 from app.llm.resilience import BackendConfigError
 from app.review.assess import Evidence, ItemEvidence, design_passages
 from app.review.checklist import load_checklist
-from app.review.judge import judge_from_settings, judge_inputs, parse_judgement
+from app.review.llm_judge import judge_from_settings, judge_inputs, parse_judgement
 from app.review.parse import read_design
 from app.review.report import ReviewReport, to_html, to_markdown
 from app.review.screen import reviewer_directed, screen
 from app.review.service import Reviewer
-from ingest.settings import Settings
+from core.settings import Settings
 from tests.conftest import FIXTURES
 from tests.fake_openai import reply, status
 
@@ -132,16 +132,16 @@ def test_a_backend_that_is_down_leaves_every_item_to_the_rule_after_three_tries(
 
 
 def test_an_unexpected_error_on_one_item_leaves_that_item_to_the_rule(llm_reviewer, fake_openai, monkeypatch):
-    from app.review import judge
+    from app.review import llm_judge
 
-    real = judge.parse_judgement
+    real = llm_judge.parse_judgement
 
     def broken_for_sec01(text, passages):
         if "Private network" in fake_openai.requests[-1]["body"]["messages"][1]["content"]:
             raise RuntimeError("boom")
         return real(text, passages)
 
-    monkeypatch.setattr(judge, "parse_judgement", broken_for_sec01)
+    monkeypatch.setattr(llm_judge, "parse_judgement", broken_for_sec01)
     report = llm_reviewer(review_llm_workers=1).review_file(DESIGN)
     sec = finding(report, "SEC-01")
     assert sec.assessed_by == "rule" and "RuntimeError: boom" in sec.rationale
@@ -231,6 +231,7 @@ def test_the_assessor_follows_the_settings(fake_openai, tmp_path):
         judge_from_settings(Settings(_env_file=None, review_assessor="llm"))
 
 
+@pytest.mark.slow
 def test_cli_review_with_an_llm_backend(corpus_index, fake_openai, tmp_path):
     cli = str(Path(sys.executable).with_name("waf-assistant"))
     env = {**os.environ, "WAF_INDEX_DIR": str(corpus_index.index_dir), "WAF_LLM_BACKEND": "openai",
@@ -309,6 +310,7 @@ def test_no_sentence_of_our_corpus_or_sample_designs_is_set_aside():
     assert checked > 250
 
 
+@pytest.mark.slow
 def test_the_review_evaluation_measures_the_llm_judge_on_the_labelled_designs(tmp_path):
     """`python -m eval.review_eval --assessor llm`: the labelled designs judged through a model (here the local
     signal-matching fake; with a live model the same command measures that model)."""

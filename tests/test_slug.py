@@ -1,4 +1,4 @@
-from ingest.slug import anchor_slug, learn_url
+from core.slug import anchor_slug, learn_url
 
 
 def test_anchor_slug_drops_punctuation_and_hyphenates_spaces():

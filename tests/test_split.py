@@ -1,5 +1,5 @@
 """Chunks must fit the embedding model's own limit: text past it would be silently lost."""
-from ingest.documents import LoadedDocument, Section
+from core.documents import LoadedDocument, Section
 from ingest.split import chunk_document
 
 

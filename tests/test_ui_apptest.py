@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app.feedback import FeedbackStore
-from ingest.settings import get_settings
+from core.settings import get_settings
 from tests.conftest import FIXTURES
 
 APP = str(Path(__file__).resolve().parent.parent / "app" / "ui" / "streamlit_app.py")

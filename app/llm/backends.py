@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.llm.resilience import BackendConfigError
-from ingest.settings import Settings
+from core.settings import Settings
 
 _CHAT_LOCK = threading.Lock()
 KINDS = ("extractive", "openai", "azure-openai")
@@ -41,7 +41,7 @@ class Backend:
 
 def build_backends(settings: Settings) -> list[Backend]:
     specs: list[str | dict] = [settings.llm_backend, *settings.llm_fallbacks]
-    kinds = [str((s.get("backend", "") if isinstance(s, dict) else s)).strip().lower() for s in specs]
+    kinds = [str(s.get("backend", "") if isinstance(s, dict) else s).strip().lower() for s in specs]
     for kind, spec in zip(kinds, specs):
         if kind not in KINDS:
             raise BackendConfigError(f"unknown LLM backend {spec!r}; choose one of: {', '.join(KINDS)}")

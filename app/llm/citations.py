@@ -3,7 +3,7 @@
 - A marker that points at no source (`[7]` with five sources) is removed and counted.
 - Each claim sentence is compared with the sentences of the chunk(s) it cites: supported when its text is
   contained in the chunk, or when the best cosine similarity (the same MiniLM embeddings as retrieval) is at
-  least the support threshold (`WAF_LLM_SUPPORT_THRESHOLD`, calibrated by `python -m app.llm.calibrate`).
+  least the support threshold (`WAF_LLM_SUPPORT_THRESHOLD`, calibrated by `python -m eval.calibrate_support`).
   A sentence with no marker takes the markers of the next cited sentence of its paragraph (models often
   cite once per bullet); a claim that cites nothing at all is unsupported.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.retrieval import ScoredChunk
-from ingest.sentences import split_sentences
+from core.text import split_sentences
+from index.retriever import ScoredChunk
 
 _GROUP = re.compile(r"\s?\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
@@ -90,7 +90,7 @@ class CitationVerifier:
     def __init__(self, embedder, threshold: float, sentence_vectors=None):
         self.embedder = embedder
         self.threshold = threshold
-        self.sentence_vectors = sentence_vectors  # ingest.store.SentenceVectors, when the index has them
+        self.sentence_vectors = sentence_vectors  # index.faiss.store.SentenceVectors, when the index has them
 
     def verify(self, text: str, hits: list[ScoredChunk]) -> Verification:
         body, removed, cited = repair_markers(text, len(hits))

@@ -1,19 +1,19 @@
 """One LLM call on one backend: the langchain Runnable `prompt | chat model`, retried by `RetryPolicy`, every
 attempt logged to the usage log and to the caller's `CallRecord`.
 
-Shared by the answerer (app.llm.generate) and the review judge (app.review.judge); what to do when a backend
+Shared by the answerer (app.llm.generate) and the review judge (app.review.llm_judge); what to do when a backend
 gives up (fail over, fall back to extractive, fall back to the review rule) is the caller's decision.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from app.llm.backends import Backend, build_backends
-from app.llm.resilience import BackendFailure, RetryPolicy, describe
+from app.llm.resilience import BackendFailure, RetryPolicy, describe_llm_error
 from app.llm.usage import UsageLog
 
 
@@ -129,7 +129,7 @@ class ChatClient:
     def _log_failure(self, backend: Backend, purpose: str, started: float, exc: Exception, attempt: int, record: CallRecord):
         row = self.usage_log.record(
             backend.name, backend.model_name, purpose, latency_ms=(time.perf_counter() - started) * 1000,
-            ok=False, error=describe(exc, self.policy.timeout), retries=attempt,
+            ok=False, error=describe_llm_error(exc, self.policy.timeout), retries=attempt,
         )
         record.rows.append(row)
 

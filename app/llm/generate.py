@@ -10,16 +10,16 @@ answered and every attempt made.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from app.answer import Answer, Citation, Passage
+from app.conversation.memory import rule_rewrite
 from app.llm.citations import CitationVerifier, Verification, is_decline
 from app.llm.client import CallRecord, ChatClient, Generation, client_from_settings
-from app.llm.memory import rule_rewrite
 from app.llm.prompt import ANSWER_PROMPT, REWRITE_PROMPT, answer_inputs, rewrite_inputs
 from app.llm.resilience import AllBackendsFailed, BackendFailure
-from app.retrieval import ScoredChunk
-from ingest.pillars import PILLAR_NAMES
+from core.pillars import PILLAR_NAMES
+from index.retriever import ScoredChunk
 
 _PILLAR_BY_NAME = {name.lower(): key for key, name in PILLAR_NAMES.items()}
 
@@ -54,7 +54,7 @@ class GenerativeAnswerer:
                 generation = self.client.invoke(backend, REWRITE_PROMPT, inputs, "rewrite", record)
             except BackendFailure:
                 continue
-            line = next((l.strip() for l in generation.text.strip().splitlines() if l.strip()), "")
+            line = next((text.strip() for text in generation.text.strip().splitlines() if text.strip()), "")
             line = line.strip('"').removeprefix("Standalone question:").strip()
             if 3 <= len(line) <= 500:
                 return line
@@ -84,7 +84,7 @@ class GenerativeAnswerer:
         extractive: Callable[[], Answer], record: CallRecord | None = None,
     ) -> Iterator[str | Answer]:
         """Text deltas as the model writes them, then the final Answer (whose text replaces the deltas:
-        markers repaired, Sources appended, or the fallback's answer after a failure)."""
+        markers repaired, or the fallback's answer after a failure)."""
         record = record or CallRecord()
         inputs = answer_inputs(question, hits)
         failures: list[BackendFailure] = []
@@ -133,10 +133,9 @@ class GenerativeAnswerer:
             answer.usage = record.summary()
             answer.attempts = attempts + [{"backend": "extractive", "ok": True, "retries": 0}]
             return answer
-        citations = [_citation(n, hits[n - 1]) for n in sorted(check.cited)]
-        sources = "\n".join(c.source_line for c in citations)
+        citations = [Citation.from_chunk(n, hits[n - 1].chunk) for n in sorted(check.cited)]
         return Answer(
-            question, f"{check.text}\n\nSources\n{sources}", citations, _pillars(check.text, citations), passages,
+            question, check.text, citations, _pillars(check.text, citations), passages,
             backend=generation.backend.name, best_score=best, unsupported_sentences=check.unsupported,
             removed_markers=check.removed_markers, notice=notice, usage=record.summary(), attempts=attempts,
         )
@@ -167,11 +166,6 @@ def _failover_notice(failures: list[BackendFailure], answered_by: str) -> str:
         return ""
     reasons = "; ".join(f"{f.backend}: {f.reason}" for f in failures)
     return f"Answered by {answered_by} because {reasons}."
-
-
-def _citation(number: int, hit: ScoredChunk) -> Citation:
-    chunk = hit.chunk
-    return Citation(number, chunk.title, chunk.section_label, chunk.url, list(chunk.pillars), chunk.chunk_id, chunk.text)
 
 
 def _pillars(body: str, citations: list[Citation]) -> list[str]:

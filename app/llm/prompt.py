@@ -10,8 +10,8 @@ import re
 
 from langchain_core.prompts import ChatPromptTemplate
 
-from app.retrieval import ScoredChunk
-from ingest.pillars import PILLAR_NAMES
+from core.pillars import PILLAR_NAMES
+from index.retriever import ScoredChunk
 
 NOT_COVERED_PHRASE = "the guidance I have does not cover this"
 
@@ -90,7 +90,7 @@ def answer_inputs(question: str, hits: list[ScoredChunk]) -> dict:
 def rewrite_inputs(question: str, turns: list[tuple[str, str]], max_answer_chars: int = 600) -> dict:
     lines = []
     for asked, answered in turns:
-        body = answered.split("\nSources\n", 1)[0].strip()
+        body = answered.strip()
         if len(body) > max_answer_chars:
             body = body[:max_answer_chars].rsplit(" ", 1)[0] + " ..."
         lines.append(f"User: {defuse(asked)}\nAssistant: {defuse(body)}")

@@ -7,12 +7,9 @@ asks for a longer wait than the cap, so the next backend in the chain answers in
 """
 from __future__ import annotations
 
-import random
-import time
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
 
-from ingest.retry_after import retry_after_seconds  # noqa: F401  (re-exported for callers and tests)
+from core.retry import Backoff, retry_after_seconds
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
@@ -52,7 +49,7 @@ def is_transient(exc: BaseException) -> bool:
     return status is not None and (status in RETRYABLE_STATUS or status >= 500)
 
 
-def describe(exc: BaseException, timeout: float | None = None) -> str:
+def describe_llm_error(exc: BaseException, timeout: float | None = None) -> str:
     """One line, no traceback: what went wrong, in the user's terms."""
     import openai
 
@@ -70,32 +67,19 @@ def describe(exc: BaseException, timeout: float | None = None) -> str:
 
 
 @dataclass
-class RetryPolicy:
-    max_retries: int = 2
-    base_seconds: float = 0.5
-    max_seconds: float = 20.0
+class RetryPolicy(Backoff):
+    """Backoff for chat-model calls: retries only transient faults; `timeout` is the per-call limit, for messages."""
+
     timeout: float | None = None
-    sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[], float] = random.random
-    waits: list[float] = field(default_factory=list)  # every wait taken, for tests and the usage log
 
     def delay(self, attempt: int, exc: BaseException) -> float | None:
         """Seconds to wait before retry number attempt+1, or None when this error must not be retried."""
-        if attempt >= self.max_retries or not is_transient(exc):
+        if not is_transient(exc):
             return None
-        asked = retry_after_seconds(exc)
-        if asked is not None:
-            return asked if asked <= self.max_seconds else None
-        backoff = min(self.max_seconds, self.base_seconds * (2**attempt))
-        return backoff * (0.5 + 0.5 * self.jitter())
-
-    def wait(self, seconds: float) -> None:
-        self.waits = self.waits[-99:] + [seconds]  # bounded: a long-running UI process keeps this policy
-        if seconds > 0:
-            self.sleep(seconds)
+        return self.next_wait(attempt, retry_after_seconds(exc))
 
     def give_up_reason(self, backend: str, attempt: int, exc: BaseException) -> BackendFailure:
-        reason = describe(exc, self.timeout)
+        reason = describe_llm_error(exc, self.timeout)
         asked = retry_after_seconds(exc)
         if is_transient(exc) and asked is not None and asked > self.max_seconds and attempt < self.max_retries:
             reason += f" (Retry-After {asked:g}s is longer than the {self.max_seconds:g}s limit)"

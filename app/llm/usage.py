@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS llm_usage (
@@ -62,7 +62,7 @@ class UsageLog:
         }
         if self.path is None:
             return row
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         try:
             with self._connect() as connection:
                 connection.execute(
@@ -82,7 +82,7 @@ class UsageLog:
             return []
         where, params = "", ()
         if days:
-            since = datetime.fromtimestamp(time.time() - days * 86400, timezone.utc).date().isoformat()
+            since = datetime.fromtimestamp(time.time() - days * 86400, UTC).date().isoformat()
             where, params = "WHERE day >= ?", (since,)
         with self._connect() as connection:
             rows = connection.execute(

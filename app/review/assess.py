@@ -1,5 +1,5 @@
 """Gather a design's evidence for each checklist item, and judge it with a transparent rule: evidence
-phrases + similarity. (With an LLM backend, app.review.judge judges the same evidence instead.)
+phrases + similarity. (With an LLM backend, app.review.llm_judge judges the same evidence instead.)
 
 For each applicable item: the design's passages are ranked by hybrid search (dense + BM25, reciprocal
 rank fusion) for the item; its evidence phrases are looked up in the design text. A phrase that only
@@ -19,11 +19,10 @@ import numpy as np
 from pydantic import BaseModel, Field
 from rank_bm25 import BM25Okapi
 
-from app.retrieval import bm25_tokens
 from app.review.checklist import ChecklistItem
 from app.review.parse import DesignDocument
-from ingest.embed import SentenceEmbedder
-from ingest.sentences import split_sentences
+from core.embeddings import SentenceEmbedder
+from core.text import bm25_tokens, split_sentences
 
 _KIND_PATTERNS = {
     "generative": r"\b(gpt|llms?|large language models?|azure openai|openai|prompts?|rag|retrieval[- ]augmented|"
@@ -183,7 +182,7 @@ class Assessor:
         embedder: SentenceEmbedder,
         checklist: list[ChecklistItem],
         thresholds: ReviewThresholds = ReviewThresholds(),
-        guidance=None,  # app.retrieval.HybridRetriever over the WAF index, for citations; optional
+        guidance=None,  # index.faiss.retriever.HybridRetriever over the WAF index, for citations; optional
     ):
         self.embedder = embedder
         self.checklist = checklist

@@ -10,7 +10,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.load import docx_markdown, split_headings
+from core.markdown import docx_markdown, split_headings
 
 MB = 1024 * 1024
 

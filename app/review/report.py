@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import html
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
 from app.review.assess import Finding
 from app.review.parse import DesignDocument
-from app.review.screen import SetAside
 from app.review.score import FORMULA, pillar_scores, score, top_risks
+from app.review.screen import SetAside
+from core.pillars import REVIEW_AREA_NAMES
 
 SCHEMA_ID = "waf-design-review/1"
-PILLAR_LABELS = {
-    "reliability": "Reliability",
-    "security": "Security",
-    "cost-optimization": "Cost Optimization",
-    "operational-excellence": "Operational Excellence",
-    "performance-efficiency": "Performance Efficiency",
-    "responsible-ai": "Responsible AI",
-    "data-governance": "Data Governance",
-}
 
 
 class DocumentInfo(BaseModel):
@@ -92,7 +84,7 @@ def build_report(
         for i, f in enumerate(risks, 1)
     ]
     return ReviewReport(
-        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        generated=datetime.now(UTC).isoformat(timespec="seconds"),
         assessor=assessor,
         document=DocumentInfo(
             name=document.name, kind=document.kind, title=document.title,
@@ -110,7 +102,7 @@ def build_report(
 
 
 def _label(pillar: str) -> str:
-    return PILLAR_LABELS.get(pillar, pillar)
+    return REVIEW_AREA_NAMES.get(pillar, pillar)
 
 
 def _shown(value: int | None) -> str:

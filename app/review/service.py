@@ -7,12 +7,12 @@ from pathlib import Path
 
 from app.review.assess import Assessor, ReviewThresholds
 from app.review.checklist import load_checklist
-from app.review.judge import LLMJudge, judge_from_settings
+from app.review.llm_judge import LLMJudge, judge_from_settings
 from app.review.parse import MB, DesignDocument, Limits, read_design, read_design_file
 from app.review.report import ReviewReport, build_report
 from app.review.screen import screen
-from ingest.embed import SentenceEmbedder
-from ingest.settings import Settings
+from core.embeddings import SentenceEmbedder
+from core.settings import Settings
 
 
 @dataclass
@@ -22,10 +22,8 @@ class Reviewer:
     judge: LLMJudge | None = None  # None: the offline rule judges every item
 
     @classmethod
-    def open(cls, settings: Settings, embedder: SentenceEmbedder | None = None, guidance=None) -> "Reviewer":
-        embedder = embedder or SentenceEmbedder(
-            settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
-        )
+    def open(cls, settings: Settings, embedder: SentenceEmbedder | None = None, guidance=None) -> Reviewer:
+        embedder = embedder or SentenceEmbedder.from_settings(settings)
         thresholds = ReviewThresholds(
             settings.review_addressed_phrases, settings.review_addressed_similarity, settings.review_partial_similarity
         )

@@ -9,8 +9,8 @@ import streamlit as st
 
 from app.answer import Answer
 from app.ui import resources
-from ingest.pillars import PILLAR_NAMES
-from ingest.store import IndexProblem
+from core.pillars import PILLAR_NAMES
+from index.errors import IndexProblem
 
 log = logging.getLogger(__name__)
 INDEX_HELP = "Build it with `make run` (or `.venv/bin/waf-assistant ingest`), then reload this page."
@@ -38,7 +38,7 @@ def stream_answer(question: str, pillar: str | None, history: list[dict], holder
         return
     answer = assistant.ask(question, pillar, history=history)
     holder["answer"] = answer
-    for word in answer.text.split("\nSources\n", 1)[0].split(" "):
+    for word in answer.text.split(" "):
         yield word + " "
 
 
@@ -136,6 +136,5 @@ def page() -> None:
             messages.pop()
             return
     answer = holder["answer"]
-    body = answer.text.split("\nSources\n", 1)[0]
-    messages.append({"role": "assistant", "content": body, "answer": answer.to_dict(), "id": uuid.uuid4().hex})
+    messages.append({"role": "assistant", "content": answer.text, "answer": answer.to_dict(), "id": uuid.uuid4().hex})
     st.rerun()

@@ -6,14 +6,14 @@ import streamlit as st
 from app.assistant import Assistant
 from app.feedback import FeedbackStore
 from app.review.service import Reviewer
-from ingest.embed import SentenceEmbedder
-from ingest.settings import Settings, get_settings
+from core.embeddings import SentenceEmbedder
+from core.settings import Settings, get_settings
 
 
 @st.cache_resource(show_spinner="Loading the embedding model…")
 def embedder() -> SentenceEmbedder:
     settings = get_settings()
-    model = SentenceEmbedder(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)
+    model = SentenceEmbedder.from_settings(settings)
     model.encode(["warm up"])
     return model
 

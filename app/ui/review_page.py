@@ -8,8 +8,9 @@ import re
 import streamlit as st
 
 from app.review.parse import DesignInputError, read_design
-from app.review.report import PILLAR_LABELS, ReviewReport, radar_svg, to_html, to_markdown
+from app.review.report import ReviewReport, radar_svg, to_html, to_markdown
 from app.ui import resources
+from core.pillars import REVIEW_AREA_NAMES
 
 log = logging.getLogger(__name__)
 STATUS_ORDER = ["missing", "partial", "addressed", "not-applicable"]
@@ -50,7 +51,7 @@ def scorecard(report: ReviewReport) -> None:
     with left:
         st.metric("Overall score", f"{report.scores.overall if report.scores.overall is not None else 'n/a'} / 100")
         st.table(
-            [{"Pillar": PILLAR_LABELS.get(p, p), "Score": "n/a" if s is None else s} for p, s in report.scores.pillars.items()]
+            [{"Pillar": REVIEW_AREA_NAMES.get(p, p), "Score": "n/a" if s is None else s} for p, s in report.scores.pillars.items()]
         )
         st.caption(report.scores.formula)
     with right:
@@ -63,7 +64,7 @@ def findings_table(report: ReviewReport) -> None:
     st.subheader("Findings")
     pillars = list(dict.fromkeys(f.pillar for f in report.findings))
     c1, c2, c3 = st.columns(3)
-    chosen_pillars = c1.multiselect("Pillar", pillars, default=pillars, format_func=lambda p: PILLAR_LABELS.get(p, p))
+    chosen_pillars = c1.multiselect("Pillar", pillars, default=pillars, format_func=lambda p: REVIEW_AREA_NAMES.get(p, p))
     chosen_status = c2.multiselect("Status", STATUS_ORDER, default=["missing", "partial", "addressed"])
     chosen_severity = c3.multiselect("Severity", ["high", "medium", "low"], default=["high", "medium", "low"])
     shown = [
@@ -73,7 +74,7 @@ def findings_table(report: ReviewReport) -> None:
     shown.sort(key=lambda f: (STATUS_ORDER.index(f.status), ["high", "medium", "low"].index(f.severity)))
     st.dataframe(
         [
-            {"Id": f.item_id, "Pillar": PILLAR_LABELS.get(f.pillar, f.pillar), "Item": f.title,
+            {"Id": f.item_id, "Pillar": REVIEW_AREA_NAMES.get(f.pillar, f.pillar), "Item": f.title,
              "Status": f.status, "Severity": f.severity, "Judged by": f.assessed_by}
             for f in shown
         ],

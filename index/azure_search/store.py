@@ -1,6 +1,6 @@
-"""Azure AI Search as the index (WAF_INDEX_BACKEND=azure-search): schema, client, retries, incremental ingest.
+"""Azure AI Search as the index (WAF_INDEX_BACKEND=azure-search): schema, client, retries, reads and writes.
 
-The same job as the FAISS pipeline, at service scale:
+What the ingest job needs of it (index.azure_search.backend), at service scale:
 
 - The index schema is created or updated by ingest: key = Chunk.chunk_id (a hash of source, heading path and
   content), searchable content/title/heading path, filterable pillars, the source file key and hash, the
@@ -17,23 +17,22 @@ The same job as the FAISS pipeline, at service scale:
   multi-status batch with 409/422/429/503 are retried on their own.
 
 The azure packages are an optional extra (`pip install -e '.[azure]'`); they are imported only here and in
-app/azure_retrieval.py, only when this backend is chosen.
+index/azure_search/retriever.py, only when this backend is chosen.
 """
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
-from ingest.documents import Chunk
-from ingest.store import IndexMissing, IndexProblem, ModelMismatch
-from ingest.retry_after import retry_after_seconds
+from core.documents import Chunk
+from core.retry import Backoff, retry_after_seconds
+from index.errors import IndexMissing, IndexProblem, ModelMismatch
 
 log = logging.getLogger("ingest")
 
@@ -130,7 +129,7 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, HttpResponseError) and exc.status_code in RETRYABLE_STATUS
 
 
-def describe(exc: BaseException) -> str:
+def describe_search_error(exc: BaseException) -> str:
     """One line: the HTTP status and the service's own message, or the connection problem."""
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
@@ -154,25 +153,8 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"[:300]
 
 
-@dataclass
-class SearchRetry:
-    max_retries: int = 5
-    base_seconds: float = 1.0
-    max_seconds: float = 60.0
-    sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[], float] = random.random
-    waits: list[float] = field(default_factory=list)  # every wait taken (bounded), for tests and logs
-
-    def delay(self, attempt: int, asked: float | None) -> float:
-        if asked is not None:
-            return asked
-        backoff = min(self.max_seconds, self.base_seconds * (2**attempt))
-        return backoff * (0.5 + 0.5 * self.jitter())
-
-    def wait(self, seconds: float) -> None:
-        self.waits = self.waits[-99:] + [seconds]
-        if seconds > 0:
-            self.sleep(seconds)
+class SearchRetry(Backoff):
+    """Backoff for Azure AI Search calls, with the SDK's own retries off."""
 
     def run(self, what: str, fn: Callable[[], Any]) -> Any:
         """fn() with retries of throttling and transient faults; any failure left becomes AzureSearchError."""
@@ -188,15 +170,15 @@ class SearchRetry:
                     raise _as_problem(what, exc) from exc
                 if attempt >= self.max_retries:
                     raise AzureSearchError(
-                        f"{what} failed after {attempt} retries: {describe(exc)}", getattr(exc, "status_code", None)
+                        f"{what} failed after {attempt} retries: {describe_search_error(exc)}", getattr(exc, "status_code", None)
                     ) from exc
                 if asked is not None and asked > self.max_seconds:
                     raise AzureSearchError(
                         f"{what} throttled: the service asks to retry after {asked:g}s, longer than "
                         f"WAF_AZURE_SEARCH_RETRY_MAX_SECONDS ({self.max_seconds:g}s); run it again later"
                     ) from exc
-                seconds = self.delay(attempt, asked)
-                log.warning("%s: %s; retry %d in %.1fs", what, describe(exc), attempt + 1, seconds)
+                seconds = asked if asked is not None else self.backoff(attempt)
+                log.warning("%s: %s; retry %d in %.1fs", what, describe_search_error(exc), attempt + 1, seconds)
                 self.wait(seconds)
                 attempt += 1
 
@@ -205,8 +187,8 @@ def _as_problem(what: str, exc: BaseException) -> IndexProblem:
     from azure.core.exceptions import ResourceNotFoundError
 
     if isinstance(exc, ResourceNotFoundError):
-        return IndexMissing(f"{what}: {describe(exc)}. Build the index with: waf-assistant ingest")
-    return AzureSearchError(f"{what} failed: {describe(exc)}", getattr(exc, "status_code", None))
+        return IndexMissing(f"{what}: {describe_search_error(exc)}. Build the index with: waf-assistant ingest")
+    return AzureSearchError(f"{what} failed: {describe_search_error(exc)}", getattr(exc, "status_code", None))
 
 
 # -- documents ---------------------------------------------------------------------------------------------
@@ -481,7 +463,7 @@ class AzureSearchStore:
                         f"{first.error_message or ''}".rstrip()
                     )
                 pending = [d for d in pending if d["id"] in failed]
-                self.retry.wait(self.retry.delay(attempt, None))
+                self.retry.wait(self.retry.backoff(attempt))
                 attempt += 1
         return done
 
@@ -507,132 +489,3 @@ def check_index_model(store: AzureSearchStore, embedding_model: str) -> None:
             f"{store.label} holds chunks embedded with {other[0].get('embedding_model')!r}, but WAF_EMBEDDING_MODEL "
             f"is {embedding_model!r}. Rebuild it: waf-assistant ingest --rebuild"
         )
-
-
-# -- the ingest job ----------------------------------------------------------------------------------------
-
-
-def run_azure_ingest(
-    settings,
-    paths: list[Path] | None = None,
-    rebuild: bool = False,
-    embedder=None,
-    show_progress: bool = True,
-    store: AzureSearchStore | None = None,
-):
-    """ingest.pipeline.run_ingest for WAF_INDEX_BACKEND=azure-search: same inputs, same summary."""
-    from ingest.embed import SentenceEmbedder
-    from ingest.load import UnreadableFile, file_hash, load_file
-    from ingest.pipeline import IngestSummary, collect_sources
-    from ingest.split import chunk_document
-
-    started = time.perf_counter()
-    check_settings(settings)
-    sources = collect_sources(paths or list(settings.corpus_paths))
-    hashes = {s.key: file_hash(s.path) for s in sources}
-    summary = IngestSummary(files=len(sources))
-    store = store or AzureSearchStore(settings)
-    summary.index_path = store.label
-    if rebuild:
-        store.delete_index()
-    existing = store.get_index()
-    states = store.file_states() if existing is not None else {}
-    summary.removed_files = len(set(states) - set(hashes))
-
-    wanted_overlap = settings.chunk_overlap_tokens
-    _embedder = None
-
-    def model():
-        nonlocal _embedder
-        if _embedder is None:
-            _embedder = embedder or SentenceEmbedder(
-                settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
-            )
-        return _embedder
-
-    def reusable(state: FileState | None, digest: str) -> bool:
-        if state is None or not state.complete(digest):
-            return False
-        (model_name, max_tokens, overlap), = state.signatures
-        return (
-            model_name == settings.embedding_model
-            and overlap == wanted_overlap
-            and (not settings.chunk_max_tokens or max_tokens == settings.chunk_max_tokens)
-        )
-
-    kept_ids: set[str] = set()
-    new_chunks: list[Chunk] = []
-    chunk_counts: dict[str, int] = {}
-    max_tokens = 0
-    for source in sources:
-        key, digest = source.key, hashes[source.key]
-        state = states.get(key)
-        if reusable(state, digest):
-            kept_ids.update(state.ids)
-            summary.reused_files += 1
-            continue
-        try:
-            document = load_file(source, digest)
-        except UnreadableFile as exc:
-            _skipped(summary, str(exc))
-            continue
-        if not document.sections:
-            _skipped(summary, f"{source.path}: no text")
-            continue
-        max_tokens = min(settings.chunk_max_tokens or model().max_tokens, model().max_tokens)
-        chunks = _unique(chunk_document(document, model().count_tokens, max_tokens, wanted_overlap))
-        chunk_counts[key] = len(chunks)
-        new_chunks += chunks
-        summary.embedded_files += 1
-
-    new_ids = {c.chunk_id for c in new_chunks}
-    stale = sorted({i for s in states.values() for i in s.ids} - kept_ids - new_ids)
-    if new_chunks or existing is None or store.needs_update(existing):
-        dimension = model().dimension if (new_chunks or existing is None) else vector_dimension(existing)
-        store.ensure_index(dimension, existing)
-    if new_chunks:
-        vectors = model().encode([c.embed_text for c in new_chunks], show_progress=show_progress)
-        documents = [
-            chunk_to_document(c, v, settings.embedding_model, max_tokens, wanted_overlap, chunk_counts[c.source_key])
-            for c, v in zip(new_chunks, vectors)
-        ]
-        store.upload(documents)
-    if stale:  # after the upload: a changed file is never absent from the index
-        store.delete(stale)
-    summary.chunks = len(kept_ids) + len(new_ids)
-    summary.embedded_chunks = len(new_chunks)
-    summary.unchanged = not new_chunks and not stale
-    summary.seconds = time.perf_counter() - started
-    return summary
-
-
-def _skipped(summary, reason: str) -> None:
-    log.warning("skipped %s", reason)
-    summary.skipped.append(reason)
-
-
-def _unique(chunks: list[Chunk]) -> list[Chunk]:
-    """One document per key: a section that repeats a passage word for word gives one chunk id once."""
-    return list({c.chunk_id: c for c in chunks}.values())
-
-
-def describe_index(settings) -> list[str]:
-    """`waf-assistant info` for this backend."""
-    store = AzureSearchStore(settings)
-    existing = store.get_index()
-    if existing is None:
-        raise IndexMissing(f"no {store.label}. Build it with: waf-assistant ingest")
-    models: dict[str, int] = {}
-    files: set[str] = set()
-    for document in store.documents(["id", "source_key", "embedding_model"]):
-        name = document.get("embedding_model") or "?"
-        models[name] = models.get(name, 0) + 1
-        files.add(document.get("source_key") or "")
-    semantic = getattr(getattr(existing, "semantic_search", None), "configurations", None) or []
-    return [
-        f"index:            {store.label}",
-        f"embedding model:  {', '.join(models) or '-'} ({vector_dimension(existing)} dims)",
-        f"files:            {len(files)}",
-        f"chunks:           {sum(models.values())}",
-        f"semantic config:  {', '.join(c.name for c in semantic) or 'none'}",
-    ]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from app.llm.backends import Backend, build_backends
 from app.llm.resilience import BackendConfigError
-from ingest.settings import Settings
+from core.settings import Settings
 
 JUDGES = ("none", "llm", "openai", "azure-openai")
 JUDGE_METRICS = ("faithfulness", "answer_relevancy", "context_recall")

@@ -15,52 +15,17 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from ingest.documents import Chunk
+from core.documents import Chunk, SentenceVectors
+from index.errors import IndexCorrupt, IndexMissing, ModelMismatch
 
 FORMAT_VERSION = 1
 _KEEP_VERSIONS = 2
-
-
-class IndexProblem(Exception):
-    """Base for index problems reported to the user as one clear line."""
-
-
-class IndexMissing(IndexProblem):
-    pass
-
-
-class IndexCorrupt(IndexProblem):
-    pass
-
-
-class ModelMismatch(IndexProblem):
-    pass
-
-
-@dataclass
-class SentenceVectors:
-    """Vectors of every chunk's sentences (ingest.sentences.split_sentences order), chunk after chunk."""
-
-    vectors: np.ndarray
-    counts: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
-
-    def for_chunk(self, position: int) -> np.ndarray:
-        return self.vectors[self.offsets[position]: self.offsets[position + 1]]
-
-    def for_rows(self, rows: list[int]) -> "SentenceVectors":
-        parts = [self.for_chunk(r) for r in rows]
-        dimension = self.vectors.shape[1]
-        stacked = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
-        return SentenceVectors(stacked, self.counts[rows])
 
 
 @dataclass
@@ -145,7 +110,7 @@ def write_index(
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
-    name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     staging = versions / f".{name}.partial"
     staging.mkdir()
     try:

@@ -8,7 +8,7 @@ to the previous standalone question.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 _LEAD = re.compile(
     r"^\s*(?:(?:and|but|also|so|or|plus|then)\b[\s,]*(?:(?:what|how)\s+about|for|about|regarding|on|with|in terms of)?"

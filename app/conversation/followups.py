@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.retrieval import ScoredChunk
+from index.retriever import ScoredChunk
 
 _CODE = re.compile(r"^[A-Z]{2,3}:\d{2}\s+")  # checklist codes such as "SE:07 "
 _VERBS = frozenset(

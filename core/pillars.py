@@ -11,6 +11,8 @@ PILLAR_NAMES = {
     "operational-excellence": "Operational Excellence",
     "performance-efficiency": "Performance Efficiency",
 }
+# The design review also scores two cross-cutting areas beside the five pillars.
+REVIEW_AREA_NAMES = {**PILLAR_NAMES, "responsible-ai": "Responsible AI", "data-governance": "Data Governance"}
 _ALIASES = {
     "reliability": "reliability",
     "security": "security",

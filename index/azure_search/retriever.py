@@ -1,7 +1,7 @@
 """Retrieval from Azure AI Search (WAF_INDEX_BACKEND=azure-search), with the FAISS retriever's contract.
 
 AzureSearchRetriever.search(query, pillar=None, k=None, query_vector=None) -> list[ScoredChunk], like
-app.retrieval.HybridRetriever, and a langchain BaseRetriever with the same Document metadata, so the
+index.faiss.retriever.HybridRetriever, and a langchain BaseRetriever with the same Document metadata, so the
 assistant, the chain, the review and the evaluation do not change:
 
 - One hybrid query: the question as text (BM25 over content, title and heading path) plus the question's
@@ -27,8 +27,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from app.retrieval import GuidanceRetriever, ScoredChunk
-from ingest.azure_search import (
+from index.azure_search.store import (
     CHUNK_FIELDS,
     VECTOR_FIELD,
     AzureSearchError,
@@ -39,7 +38,8 @@ from ingest.azure_search import (
     pillar_filter,
     vector_dimension,
 )
-from ingest.store import IndexMissing
+from index.errors import IndexMissing
+from index.retriever import GuidanceRetriever, ScoredChunk
 
 # Operators of the simple query syntax; a question is plain words, so they are dropped rather than obeyed.
 _OPERATORS = re.compile(r'[+|"()*~\\]|(?:^|(?<=\s))-')
@@ -61,7 +61,7 @@ class AzureSearchIndex:
         self.vectors_retrievable = vectors_retrievable  # else dense scores are computed from local encodings
 
     @property
-    def stored(self) -> "AzureSearchIndex":  # Assistant.open reads index.stored.sentences
+    def stored(self) -> AzureSearchIndex:  # Assistant.open reads index.stored.sentences
         return self
 
     @cached_property
@@ -70,7 +70,7 @@ class AzureSearchIndex:
         return [document_to_chunk(d) for d in self.store.documents(CHUNK_FIELDS)]
 
     @classmethod
-    def open(cls, settings, embedder, store: AzureSearchStore | None = None) -> "AzureSearchIndex":
+    def open(cls, settings, embedder, store: AzureSearchStore | None = None) -> AzureSearchIndex:
         check_settings(settings)
         store = store or AzureSearchStore(settings)
         try:
@@ -157,16 +157,3 @@ def _service_score(document: dict) -> float:
     score = document.get("@search.reranker_score")
     score = document.get("@search.score") if score is None else score
     return float(score or 0.0)
-
-
-def open_azure_search(settings, embedder, store: AzureSearchStore | None = None):
-    """(index, retriever) for Assistant.open when WAF_INDEX_BACKEND=azure-search."""
-    index = AzureSearchIndex.open(settings, embedder, store)
-    retriever = AzureSearchRetriever(
-        index=index,
-        top_k=settings.top_k,
-        candidate_k=settings.candidate_k,
-        max_per_section=settings.max_chunks_per_section,
-        semantic_config=settings.azure_search_semantic_config or None,
-    )
-    return index, retriever

@@ -1,7 +1,7 @@
 """Calibrate WAF_LLM_SUPPORT_THRESHOLD: the similarity above which a sentence counts as supported by the
 chunk it cites.
 
-    python -m app.llm.calibrate            # golden set when eval/golden.jsonl and the index exist, else fixtures
+    python -m eval.calibrate_support            # golden set when eval/golden.jsonl and the index exist, else fixtures
 
 Golden set: each answerable question's reference answer, split into sentences, is a supported claim for its
 gold sections and an unsupported claim for the gold sections of a question on another page. Fixtures
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from app.llm.citations import Claim, CitationVerifier
-from app.retrieval import ScoredChunk
+from app.llm.citations import CitationVerifier, Claim
+from index.retriever import ScoredChunk
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_PAIRS = ROOT / "tests" / "fixtures" / "support-pairs.jsonl"
 FIXTURE_CORPUS = ROOT / "tests" / "fixtures" / "corpus"
 GOLDEN = ROOT / "eval" / "golden.jsonl"
@@ -126,18 +126,18 @@ def calibrate(verifier: CitationVerifier, pairs: list[Pair]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ingest.offline import apply_offline_defaults
+    from core.offline import apply_offline_defaults
 
     apply_offline_defaults()
-    from ingest.embed import SentenceEmbedder
-    from ingest.settings import get_settings
-    from ingest.store import IndexProblem, load_index
+    from core.embeddings import SentenceEmbedder
+    from core.settings import get_settings
+    from index.faiss.store import IndexProblem, load_index
 
-    parser = argparse.ArgumentParser(prog="python -m app.llm.calibrate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.calibrate_support", description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", choices=["auto", "golden", "fixtures"], default="auto")
     args = parser.parse_args(argv)
     settings = get_settings()
-    embedder = SentenceEmbedder(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)
+    embedder = SentenceEmbedder.from_settings(settings)
     verifier = CitationVerifier(embedder, settings.llm_support_threshold)
     source = args.source
     stored = None

@@ -1,11 +1,8 @@
-"""Render two of the Markdown design documents to PDF and DOCX for the design-review tests.
+"""Render Markdown design documents to PDF and DOCX for the design-review tests and evaluation (JOBS below).
 
-    /work/main/.venv/bin/python eval/designs/make_formats.py [--check]
+    .venv/bin/python -m eval.make_design_formats [--check]
 
-rag-support-assistant.md -> rag-support-assistant.pdf  (fpdf2, core Helvetica font)
-fraud-model-training.md  -> fraud-model-training.docx (python-docx)
-
-Both outputs are byte-for-byte reproducible: the PDF has a fixed creation date and the DOCX a fixed
+PDF with fpdf2 (core Helvetica font), DOCX with python-docx. The outputs are byte-for-byte reproducible: the PDF has a fixed creation date and the DOCX a fixed
 core-properties date and fixed zip entry timestamps. With --check the script also reads the files back
 (pypdf, python-docx) and exits 1 when text or headings are missing.
 Needs fpdf2 and python-docx (`pip install fpdf2 python-docx`; pypdf for --check).
@@ -22,8 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-FIXED_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+DESIGNS = Path(__file__).resolve().parent / "designs"
+FIXED_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 _LATIN1_FALLBACK = {
@@ -109,7 +106,7 @@ def render_pdf(markdown: str, target: Path, title: str) -> None:
     pdf.set_creation_date(FIXED_DATE)
     pdf.set_title(latin1(title))
     pdf.set_author("WAF AI assistant evaluation set")
-    pdf.set_creator("eval/designs/make_formats.py")
+    pdf.set_creator("eval/make_design_formats.py")
     pdf.set_producer("fpdf2")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(20, 18, 20)
@@ -162,7 +159,7 @@ def render_docx(markdown: str, target: Path, title: str) -> None:
     props = doc.core_properties
     props.title = title
     props.author = "WAF AI assistant evaluation set"
-    props.last_modified_by = "eval/designs/make_formats.py"
+    props.last_modified_by = "eval/make_design_formats.py"
     props.created = props.modified = props.last_printed = FIXED_DATE.replace(tzinfo=None)
     props.revision = 1
     doc.styles["Normal"].font.size = Pt(10.5)
@@ -251,21 +248,27 @@ def check_docx(source: Path, target: Path) -> list[str]:
     return problems
 
 
+BLIND = DESIGNS.parent / "blind" / "designs"
+# (folder, Markdown source, output name): the two sample designs, and the blind designs that real teams
+# would send as Word or PDF files.
 JOBS = [
-    ("rag-support-assistant.md", "rag-support-assistant.pdf", render_pdf, check_pdf),
-    ("fraud-model-training.md", "fraud-model-training.docx", render_docx, check_docx),
+    (DESIGNS, "rag-support-assistant.md", "rag-support-assistant.pdf"),
+    (DESIGNS, "fraud-model-training.md", "fraud-model-training.docx"),
 ]
+RENDER = {".pdf": (render_pdf, check_pdf), ".docx": (render_docx, check_docx)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="read the outputs back and verify text and headings")
-    parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: beside this script)")
+    parser.add_argument("--out", type=Path, help="output folder (default: beside each source)")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
-    for source_name, target_name, render, check in JOBS:
-        source, target = HERE / source_name, args.out / target_name
+    for folder, source_name, target_name in JOBS:
+        render, check = RENDER[Path(target_name).suffix]
+        source, target = folder / source_name, (args.out or folder) / target_name
         markdown = source.read_text(encoding="utf-8")
         title = next((b.text for b in parse_markdown(markdown) if b.kind == "heading"), source.stem)
         render(markdown, target, title)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Section:
@@ -58,5 +60,25 @@ class Chunk:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Chunk":
+    def from_dict(cls, data: dict) -> Chunk:
         return cls(**data)
+
+
+@dataclass
+class SentenceVectors:
+    """Vectors of every chunk's sentences (core.text.split_sentences order), chunk after chunk."""
+
+    vectors: np.ndarray
+    counts: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+
+    def for_chunk(self, position: int) -> np.ndarray:
+        return self.vectors[self.offsets[position]: self.offsets[position + 1]]
+
+    def for_rows(self, rows: list[int]) -> SentenceVectors:
+        parts = [self.for_chunk(r) for r in rows]
+        dimension = self.vectors.shape[1]
+        stacked = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
+        return SentenceVectors(stacked, self.counts[rows])

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field, StrictInt, ValidationError, ValidationInfo, field_validator, model_validator
@@ -42,7 +43,7 @@ class Judgement(BaseModel):
         return " ".join(value.split())[:400]
 
     @model_validator(mode="after")
-    def _passages_exist(self, info: ValidationInfo) -> "Judgement":
+    def _passages_exist(self, info: ValidationInfo) -> Judgement:
         count = (info.context or {}).get("passages", 0)
         unknown = [n for n in self.evidence if not 1 <= n <= count]
         if unknown:
@@ -156,7 +157,7 @@ class LLMJudge:
         return JudgedReview(findings, assessors, notes, record.summary())
 
     def _judge_item(
-        self, evidence: ItemEvidence, rule: Callable[[ItemEvidence], Finding], record: CallRecord, breaker: "_Breaker"
+        self, evidence: ItemEvidence, rule: Callable[[ItemEvidence], Finding], record: CallRecord, breaker: _Breaker
     ) -> tuple[Finding, str]:
         fallback = rule(evidence)
         if not evidence.applicable or not evidence.candidates:  # nothing to judge: the rule's status stands
@@ -169,7 +170,7 @@ class LLMJudge:
             fallback.rationale = f"the judge failed ({problem}); " + fallback.rationale
             return fallback, problem
 
-    def _ask(self, evidence: ItemEvidence, fallback: Finding, record: CallRecord, breaker: "_Breaker") -> tuple[Finding, str]:
+    def _ask(self, evidence: ItemEvidence, fallback: Finding, record: CallRecord, breaker: _Breaker) -> tuple[Finding, str]:
         inputs = judge_inputs(evidence)
         failures = []
         for backend in self.client.generative:

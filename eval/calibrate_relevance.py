@@ -1,7 +1,7 @@
 """Pick WAF_RELEVANCE_THRESHOLD from the last evaluation: the best dense similarity of each golden
 question, answerable or not, and the threshold with the best balanced refusal accuracy.
 
-    python -m eval && python -m eval.calibrate
+    python -m eval && python -m eval.calibrate_relevance
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ingest.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 
 def best_threshold(scores: list[tuple[float, bool]]) -> tuple[float, float]:

@@ -6,7 +6,7 @@ from functools import cached_property
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from ingest.settings import PACKAGED_MODEL
+from core.settings import PACKAGED_MODEL, Settings
 
 
 def resolve_model_path(name: str) -> str:
@@ -28,6 +28,10 @@ class SentenceEmbedder(Embeddings):
         self.model_name = model_name
         self.device = device
         self.batch_size = batch_size
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SentenceEmbedder:
+        return cls(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)
 
     @cached_property
     def model(self):

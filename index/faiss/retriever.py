@@ -2,44 +2,16 @@
 and per-section diversity. Exposed as a langchain BaseRetriever so the chain, the UI and ragas share it."""
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Callable, Iterable, Literal, TypeVar
-
 import numpy as np
 from langchain_community.docstore.in_memory import InMemoryDocstore
 from langchain_community.vectorstores import FAISS
 from langchain_community.vectorstores.utils import DistanceStrategy
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 from rank_bm25 import BM25Okapi
 
-from ingest.documents import Chunk
-from ingest.embed import SentenceEmbedder
-from ingest.store import StoredIndex
-
-Mode = Literal["hybrid", "dense", "bm25"]
-T = TypeVar("T")
-_WORD = re.compile(r"[a-z0-9]+")
-_STOPWORDS = frozenset(
-    "a an the and or of to in on for with by from as at is are was were be been being it its this that these those "
-    "how what which who whom why when where do does did should can could would i we you my our your their they "
-    "into about than then there here not no so if".split()
-)
-
-
-def bm25_tokens(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-
-
-@dataclass
-class ScoredChunk:
-    chunk: Chunk
-    dense_score: float | None  # cosine similarity to the question, when the dense side ranked it
-    rrf_score: float
-    position: int  # row in the index
+from core.embeddings import SentenceEmbedder
+from core.text import bm25_tokens
+from index.faiss.store import StoredIndex
+from index.retriever import GuidanceRetriever, ScoredChunk, to_document
 
 
 class GuidanceIndex:
@@ -49,7 +21,7 @@ class GuidanceIndex:
         self.stored = stored
         self.embedder = embedder
         self.chunks = stored.chunks
-        documents = {c.chunk_id: _to_document(c) for c in self.chunks}
+        documents = {c.chunk_id: to_document(c) for c in self.chunks}
         self.vector_store = FAISS(
             embedding_function=embedder,
             index=stored.vectors,
@@ -84,49 +56,6 @@ class GuidanceIndex:
         return [int(i) for i in order if scores[i] > 0]
 
 
-class GuidanceRetriever(BaseRetriever):
-    """What the assistant, the chain, the review and the evaluation need of any index backend: `search` with
-    scores, and langchain Documents with the same metadata. FAISS (below) and Azure AI Search
-    (app.azure_retrieval) implement `search`."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    top_k: int = 5
-    candidate_k: int = 40
-    max_per_section: int = 1
-    mode: Mode = "hybrid"
-    pillar: str | None = None
-
-    def search(
-        self, query: str, pillar: str | None = None, k: int | None = None, query_vector: np.ndarray | None = None
-    ) -> list[ScoredChunk]:
-        raise NotImplementedError
-
-    def diverse(self, ranked: Iterable[T], chunk_of: Callable[[T], Chunk], k: int) -> list[T]:
-        """The first k of `ranked` with at most max_per_section chunks of one section, so the top-k is not
-        one section repeated."""
-        per_section: dict[tuple, int] = {}
-        kept: list[T] = []
-        for item in ranked:
-            chunk = chunk_of(item)
-            section = (chunk.source_key, tuple(chunk.heading_path))
-            if per_section.get(section, 0) >= self.max_per_section:
-                continue
-            per_section[section] = per_section.get(section, 0) + 1
-            kept.append(item)
-            if len(kept) == k:
-                break
-        return kept
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        documents = []
-        for hit in self.search(query):
-            document = _to_document(hit.chunk)
-            document.metadata.update(dense_score=hit.dense_score, rrf_score=hit.rrf_score)
-            documents.append(document)
-        return documents
-
-
 class HybridRetriever(GuidanceRetriever):
     index: GuidanceIndex
     rrf_k: int = 60
@@ -153,5 +82,3 @@ class HybridRetriever(GuidanceRetriever):
         ]
 
 
-def _to_document(chunk: Chunk) -> Document:
-    return Document(page_content=chunk.text, metadata={"chunk_id": chunk.chunk_id, **chunk.citation_metadata()})

@@ -1,4 +1,4 @@
-"""Split guidance text into quotable sentences without any downloaded tokenizer data (no nltk)."""
+"""Splitting text without any downloaded tokenizer data (no nltk): sentences to quote, words to match."""
 from __future__ import annotations
 
 import re
@@ -27,3 +27,15 @@ def split_sentences(text: str) -> list[str]:
             if len(sentence.split()) >= _MIN_WORDS:
                 sentences.append(sentence if sentence[-1] in ".!?:" else sentence + ".")
     return sentences
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    "a an the and or of to in on for with by from as at is are was were be been being it its this that these those "
+    "how what which who whom why when where do does did should can could would i we you my our your their they "
+    "into about than then there here not no so if".split()
+)
+
+
+def bm25_tokens(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
