@@ -254,6 +254,10 @@ BLIND = DESIGNS.parent / "blind" / "designs"
 JOBS = [
     (DESIGNS, "rag-support-assistant.md", "rag-support-assistant.pdf"),
     (DESIGNS, "fraud-model-training.md", "fraud-model-training.docx"),
+    (BLIND, "A04-churn-batch-scoring.md", "A04-churn-batch-scoring.docx"),
+    (BLIND, "B05-legal-contract-clause-rag.md", "B05-legal-contract-clause-rag.docx"),
+    (BLIND, "A06-call-summarisation-phi.md", "A06-call-summarisation-phi.pdf"),
+    (BLIND, "B07-clinical-meeting-summary-copilot.md", "B07-clinical-meeting-summary-copilot.pdf"),
 ]
 RENDER = {".pdf": (render_pdf, check_pdf), ".docx": (render_docx, check_docx)}
 

@@ -1,10 +1,15 @@
-"""Review metrics against eval/designs/expected.jsonl, and calibration of the offline rule's thresholds.
+"""Review metrics against labelled designs, and calibration of the offline rule's thresholds.
+
+Two label sets: eval/designs/expected.jsonl (our four sample designs, written knowing the checklist), and
+the blind set eval/blind/designs (16 designs written by someone who saw neither the checklist nor the code,
+labelled item by item in a separate pass, split dev/test: tune on dev, only measure on test).
 
 A finding is "raised" when its status is missing or partial. Against the labelled items of each design:
 precision = raised and expected-gap / raised; recall = raised and expected-gap / expected gaps;
-status accuracy = exact status match (addressed / partial / missing).
+missing precision = predicted missing and labelled missing / predicted missing (a reported absence is real);
+status accuracy = exact status match (addressed / partial / missing / not-applicable where labelled).
 
-    python -m eval.review_eval [--calibrate] [--assessor rule|llm]
+    python -m eval.review_eval [--calibrate] [--assessor rule|llm] [--blind dev|test]
 
 `--assessor llm` measures the LLM judge of WAF_LLM_BACKEND on the same labels (a live model is needed; items
 it cannot judge fall back to the rule, and the output says how many did).
@@ -22,11 +27,29 @@ from app.review.parse import read_design_file
 from core.settings import PROJECT_ROOT
 
 DESIGNS = PROJECT_ROOT / "eval" / "designs"
+BLIND = PROJECT_ROOT / "eval" / "blind" / "designs"
 GAPS = {"missing", "partial"}
 
 
 def load_expected(path: Path = DESIGNS / "expected.jsonl") -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_blind(split: str, checklist_path: Path | None = None) -> tuple[list[dict], dict[str, dict]]:
+    """(labels with pillar and severity, design metadata by file) of one split of the blind set."""
+    from app.review.checklist import load_checklist
+
+    designs = {
+        d["file"]: d for d in map(json.loads, (BLIND / "designs.jsonl").read_text(encoding="utf-8").splitlines()) if d
+    }
+    items = {i.id: i for i in load_checklist(checklist_path or PROJECT_ROOT / "corpus" / "checklist" / "review-checklist.yaml")}
+    rows = []
+    for line in (BLIND / "labels.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if designs[row["design"]]["split"] == split:
+            item = items[row["item_id"]]
+            rows.append({**row, "pillar": item.pillar, "severity": item.severity})
+    return rows, {name: d for name, d in designs.items() if d["split"] == split}
 
 
 def assess_designs(assessor: Assessor, expected: list[dict], designs: Path = DESIGNS) -> dict[str, list[Finding]]:
@@ -39,12 +62,34 @@ def assess_designs(assessor: Assessor, expected: list[dict], designs: Path = DES
 
 def review_designs(reviewer, expected: list[dict], designs: Path = DESIGNS) -> tuple[dict[str, list[Finding]], list[str]]:
     """Findings for every design through the whole review (screen, then rule or LLM judge), and its notes."""
-    findings, notes = {}, []
+    reports, notes = review_reports(reviewer, expected, designs)
+    return {name: report.findings for name, report in reports.items()}, notes
+
+
+def review_reports(reviewer, expected: list[dict], designs: Path = DESIGNS) -> tuple[dict, list[str]]:
+    reports, notes = {}, []
     for name in sorted({row["design"] for row in expected}):
-        report = reviewer.review_file(designs / name)
-        findings[name] = report.findings
-        notes += [f"{name}: {note}" for note in report.notes]
-    return findings, notes
+        reports[name] = reviewer.review_file(designs / name)
+        notes += [f"{name}: {note}" for note in reports[name].notes]
+    return reports, notes
+
+
+def blind_scores(reviewer, split: str) -> dict:
+    """Every figure of the blind split: overall, per pillar, per style and quality, and each design's score."""
+    expected, designs = load_blind(split)
+    reports, notes = review_reports(reviewer, expected, BLIND)
+    predicted = {name: {f.item_id: f.status for f in report.findings} for name, report in reports.items()}
+    result = review_scores(expected, predicted)
+    for key in ("quality", "style"):
+        groups = defaultdict(list)
+        for row in expected:
+            groups[designs[row["design"]][key]].append(row)
+        result[f"per_{key}"] = {g: review_scores(rows, predicted)["overall"] for g, rows in sorted(groups.items())}
+    result["designs"] = {
+        name: {"quality": designs[name]["quality"], "score": report.scores.overall} for name, report in reports.items()
+    }
+    result["notes"] = notes
+    return result
 
 
 def statuses(findings: dict[str, list[Finding]], thresholds: ReviewThresholds | None = None) -> dict[str, dict[str, str]]:
@@ -63,10 +108,13 @@ def review_scores(expected: list[dict], predicted: dict[str, dict[str, str]]) ->
         gaps = [r for r in rows if r["expected"] in GAPS]
         hits = [r for r in raised if r["expected"] in GAPS]
         exact = [r for r in rows if predicted[r["design"]].get(r["item_id"]) == r["expected"]]
+        said_missing = [r for r in rows if predicted[r["design"]].get(r["item_id"]) == "missing"]
         return {
             "labelled": len(rows),
             "precision": round(len(hits) / len(raised), 4) if raised else 0.0,
             "recall": round(len(hits) / len(gaps), 4) if gaps else 0.0,
+            "missing_precision": round(sum(r["expected"] == "missing" for r in said_missing) / len(said_missing), 4)
+            if said_missing else 0.0,
             "status_accuracy": round(len(exact) / len(rows), 4) if rows else 0.0,
         }
 
@@ -102,9 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibrate", action="store_true", help="search the rule's thresholds on the designs")
     parser.add_argument("--assessor", choices=["rule", "llm"], default="rule", help="who judges the items")
+    parser.add_argument("--blind", choices=["dev", "test"], help="measure on a split of the blind designs")
     args = parser.parse_args(argv)
     settings = get_settings().model_copy(update={"review_assessor": args.assessor})
     reviewer = Reviewer.open(settings)
+    if args.blind:
+        print(json.dumps(blind_scores(reviewer, args.blind), indent=2))
+        return 0
     expected = load_expected()
     if args.calibrate:
         thresholds, scores = calibrate(reviewer.assessor, expected)

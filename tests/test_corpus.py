@@ -77,7 +77,7 @@ def test_pdf_and_docx_designs_are_reproduced_by_the_script(tmp_path):
     assert result.returncode == 0, result.stderr
     from eval.make_design_formats import JOBS
 
-    assert len(JOBS) >= 2
+    assert len(JOBS) >= 6
     for folder, _, name in JOBS:
         assert (tmp_path / name).read_bytes() == (folder / name).read_bytes(), name
 

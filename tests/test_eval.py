@@ -97,7 +97,10 @@ def test_review_metrics_count_raised_findings_against_labels():
     ]
     findings = {"d.md": [finding("A", "missing"), finding("B", "partial", ["x"], 0.5), finding("C", "addressed", ["x", "y"], 0.5)]}
     scores = review_scores(expected, statuses(findings))["overall"]
-    assert scores == {"labelled": 3, "precision": 0.5, "recall": 0.5, "status_accuracy": pytest.approx(1 / 3, abs=1e-4)}
+    assert scores == {
+        "labelled": 3, "precision": 0.5, "recall": 0.5, "missing_precision": 1.0,
+        "status_accuracy": pytest.approx(1 / 3, abs=1e-4),
+    }
     from app.review.assess import ReviewThresholds
 
     rederived = statuses(findings, ReviewThresholds(addressed_phrases=1, addressed_similarity=0.4, partial_similarity=0.9))
