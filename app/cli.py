@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--out", type=Path, help="write the report here instead of standard output")
     review.add_argument("--fail-under", type=int, metavar="N", help="exit 1 when the overall score is below N")
     review.add_argument(
+        "--overrides", type=Path, metavar="FILE",
+        help="YAML or JSON: item id -> status (and note) decided by the architect; scores are recomputed",
+    )
+    review.add_argument(
+        "--export-labels", type=Path, metavar="FILE", help="write the overridden findings as eval-ready labels (JSONL)"
+    )
+    review.add_argument(
         "--assessor", choices=["auto", "rule", "llm"],
         help="who judges each item (default WAF_REVIEW_ASSESSOR, auto: the LLM when WAF_LLM_BACKEND is one)",
     )
@@ -65,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             return _ask(args.question, args.pillar, args.json)
         if args.command == "review":
-            return _review(args.file, args.format, args.out, args.fail_under, args.assessor)
+            return _review(args)
         if args.command == "usage":
             return _usage(args.days, args.json)
         return _chat(args.pillar)
@@ -171,10 +178,13 @@ def _stream_turn(assistant, question: str, pillar: str | None, history: list):
     return answer
 
 
-def _review(path: Path, output_format: str, out: Path | None, fail_under: int | None, assessor: str | None) -> int:
+def _review(args: argparse.Namespace) -> int:
+    from app.review.overrides import apply_overrides, labelled_examples, load_overrides
     from app.review.report import to_html, to_markdown
     from app.review.service import Reviewer
 
+    path, output_format, out, fail_under, assessor = args.file, args.format, args.out, args.fail_under, args.assessor
+    overrides = load_overrides(args.overrides) if args.overrides else {}  # a bad file fails before the review runs
     settings = get_settings()
     if assessor:
         settings = settings.model_copy(update={"review_assessor": assessor})
@@ -187,15 +197,23 @@ def _review(path: Path, output_format: str, out: Path | None, fail_under: int | 
     except IndexProblem as exc:
         print(f"warning: {exc}; findings cite only the checklist sources", file=sys.stderr)
     report = Reviewer.open(settings, embedder, guidance).review_file(path)
+    if overrides:
+        report = apply_overrides(report, overrides)
+    if args.export_labels:
+        rows = labelled_examples(report)
+        args.export_labels.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"{len(rows)} labelled example(s) written to {args.export_labels}", file=sys.stderr)
     rendered = {"md": to_markdown, "html": to_html, "json": lambda r: r.to_json()}[output_format](report)
     if out is None:
         print(rendered)
     else:
         out.write_text(rendered, encoding="utf-8")
     counts = {s: sum(f.status == s for f in report.findings) for s in ("missing", "partial", "addressed")}
+    overridden = sum(f.override is not None for f in report.findings)
     print(
         f"overall score {report.scores.overall}/100: {counts['missing']} missing, {counts['partial']} partial, "
-        f"{counts['addressed']} addressed; assessed by {report.assessor}" + (f"; report written to {out}" if out else ""),
+        f"{counts['addressed']} addressed; assessed by {report.assessor}"
+        + (f"; {overridden} overridden" if overridden else "") + (f"; report written to {out}" if out else ""),
         file=sys.stderr,
     )
     for note in report.notes:

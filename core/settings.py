@@ -55,14 +55,13 @@ class Settings(BaseSettings):
         PROJECT_ROOT / ".feedback.sqlite", description="where the UI stores thumbs up/down and comments (SQLite)"
     )
     review_max_upload_mb: int = Field(10, description="largest design document accepted, in MB")
-    review_addressed_phrases: int = Field(2, description="evidence phrases needed for `addressed`")
-    review_addressed_similarity: float = Field(
-        0.30,
-        description="best passage similarity needed for `addressed` (calibrated:"
-        " `python -m eval.review_eval --calibrate`)",
+    review_statements_path: Path = Field(
+        PROJECT_ROOT / "corpus" / "checklist" / "review-statements.yaml",
+        description="how designs state each checklist item, or reveal its gap: matched sentence by sentence",
     )
-    review_partial_similarity: float = Field(
-        0.55, description="similarity that makes an item `partial` without any phrase"
+    review_model_path: Path = Field(
+        PROJECT_ROOT / "corpus" / "checklist" / "review-model.json",
+        description="the offline assessor's calibrated parameters (`python -m eval.fit_review_model`, dev designs only)",
     )
     review_assessor: Literal["auto", "rule", "llm"] = Field(
         "auto",

@@ -11,7 +11,7 @@ _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.")
 _MIN_WORDS = 6
 
 
-def split_sentences(text: str) -> list[str]:
+def split_sentences(text: str, min_words: int = _MIN_WORDS) -> list[str]:
     sentences: list[str] = []
     for line in text.split("\n"):
         line = line.strip()
@@ -24,7 +24,7 @@ def split_sentences(text: str) -> list[str]:
             line = line.replace(abbreviation, abbreviation.replace(".", "\u2024"))
         for sentence in _BREAK.split(line):
             sentence = sentence.replace("\u2024", ".").strip()
-            if len(sentence.split()) >= _MIN_WORDS:
+            if len(sentence.split()) >= min_words:
                 sentences.append(sentence if sentence[-1] in ".!?:" else sentence + ".")
     return sentences
 

@@ -45,14 +45,18 @@ def _flatten(table: dict, prefix: str = "") -> list[tuple[str, float]]:
 
 
 def review_metrics(settings, assistant: Assistant) -> dict:
-    """Findings of the whole offline review (screen, then the rule) against eval/designs/expected.jsonl."""
+    """The whole offline review (screen, then the offline assessor) against our sample designs
+    (eval/designs/expected.jsonl) and both splits of the blind designs (eval/blind/designs)."""
     from app.review.service import Reviewer
-    from eval.review_eval import load_expected, review_designs, review_scores, statuses
+    from eval.review_eval import blind_scores, load_expected, review_designs, review_scores, statuses
 
     expected = load_expected()
-    offline = settings.model_copy(update={"review_assessor": "rule"})  # the gate measures the offline rule
+    offline = settings.model_copy(update={"review_assessor": "rule"})  # the gate measures the offline assessor
     reviewer = Reviewer.open(offline, assistant.index.embedder, assistant.retriever)
-    return review_scores(expected, statuses(review_designs(reviewer, expected)[0]))
+    metrics = review_scores(expected, statuses(review_designs(reviewer, expected)[0]))
+    for split in ("dev", "test"):
+        metrics[f"blind_{split}"] = blind_scores(reviewer, split)
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:

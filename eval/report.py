@@ -60,6 +60,22 @@ def render_markdown(report: dict) -> str:
         rows += [[p, *[v[k] for k in ("labelled", "precision", "recall", "status_accuracy")]]
                  for p, v in review["per_pillar"].items()]
         parts.append(_table(["pillar", "labelled", "precision", "recall", "status accuracy"], rows))
+        names = ("labelled", "precision", "recall", "missing_precision", "status_accuracy")
+        header = ["", "labelled", "precision", "recall", "missing precision", "status accuracy"]
+        for split in ("dev", "test"):
+            blind = review.get(f"blind_{split}")
+            if not blind:
+                continue
+            tuned = "tuned on" if split == "dev" else "never tuned on"
+            parts += ["", f"## Design review, blind designs, {split} split ({tuned})", ""]
+            rows = [["overall", *[blind["overall"][k] for k in names]]]
+            rows += [[f"quality: {q}", *[v[k] for k in names]] for q, v in blind["per_quality"].items()]
+            rows += [[f"style: {q}", *[v[k] for k in names]] for q, v in blind["per_style"].items()]
+            rows += [[p, *[v[k] for k in names]] for p, v in blind["per_pillar"].items()]
+            parts.append(_table(header, rows))
+            parts += ["", "Scores: " + ", ".join(
+                f"{name} ({d['quality']}) {d['score']}" for name, d in blind["designs"].items()
+            )]
     worst = sorted(
         (q for q in report["questions"] if q["answerable"]),
         key=lambda q: (q["page"].get("mrr@10", 0), q["anchor"].get("mrr@10", 0), q["key_facts"]),

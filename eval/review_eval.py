@@ -1,4 +1,4 @@
-"""Review metrics against labelled designs, and calibration of the offline rule's thresholds.
+"""Review metrics against labelled designs (the offline assessor is fitted by eval.fit_review_model).
 
 Two label sets: eval/designs/expected.jsonl (our four sample designs, written knowing the checklist), and
 the blind set eval/blind/designs (16 designs written by someone who saw neither the checklist nor the code,
@@ -9,7 +9,7 @@ precision = raised and expected-gap / raised; recall = raised and expected-gap /
 missing precision = predicted missing and labelled missing / predicted missing (a reported absence is real);
 status accuracy = exact status match (addressed / partial / missing / not-applicable where labelled).
 
-    python -m eval.review_eval [--calibrate] [--assessor rule|llm] [--blind dev|test]
+    python -m eval.review_eval [--assessor rule|llm] [--blind dev|test]
 
 `--assessor llm` measures the LLM judge of WAF_LLM_BACKEND on the same labels (a live model is needed; items
 it cannot judge fall back to the rule, and the output says how many did).
@@ -17,12 +17,11 @@ it cannot judge fall back to the rule, and the output says how many did).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 from collections import defaultdict
 from pathlib import Path
 
-from app.review.assess import Assessor, Finding, ReviewThresholds, status_for
+from app.review.assess import Assessor, Finding
 from app.review.parse import read_design_file
 from core.settings import PROJECT_ROOT
 
@@ -92,14 +91,9 @@ def blind_scores(reviewer, split: str) -> dict:
     return result
 
 
-def statuses(findings: dict[str, list[Finding]], thresholds: ReviewThresholds | None = None) -> dict[str, dict[str, str]]:
-    """Status per design and item; with thresholds, re-derived from the recorded phrases and similarity."""
-    def status(f: Finding) -> str:
-        if thresholds is None or f.status == "not-applicable":
-            return f.status
-        return status_for(len(f.matched_phrases), f.similarity, thresholds)
-
-    return {name: {f.item_id: status(f) for f in items} for name, items in findings.items()}
+def statuses(findings: dict[str, list[Finding]]) -> dict[str, dict[str, str]]:
+    """Status per design and item."""
+    return {name: {f.item_id: f.status for f in items} for name, items in findings.items()}
 
 
 def review_scores(expected: list[dict], predicted: dict[str, dict[str, str]]) -> dict:
@@ -124,22 +118,6 @@ def review_scores(expected: list[dict], predicted: dict[str, dict[str, str]]) ->
     return {"overall": score(expected), "per_pillar": {p: score(rows) for p, rows in sorted(per_pillar.items())}}
 
 
-def calibrate(assessor: Assessor, expected: list[dict]) -> tuple[ReviewThresholds, dict]:
-    """Grid search for the thresholds with the best F1 of raised findings, ties broken by status accuracy."""
-    findings = assess_designs(assessor, expected)
-    best: tuple[tuple[float, float], ReviewThresholds, dict] | None = None
-    grid = itertools.product((1, 2, 3), (0.30, 0.35, 0.40, 0.45, 0.50), (0.45, 0.50, 0.55, 0.60, 0.70, 1.01))
-    for phrases, addressed, partial in grid:
-        thresholds = ReviewThresholds(phrases, addressed, partial)
-        scores = review_scores(expected, statuses(findings, thresholds))["overall"]
-        p, r = scores["precision"], scores["recall"]
-        key = (round(2 * p * r / (p + r), 4) if p + r else 0.0, scores["status_accuracy"])
-        if best is None or key > best[0]:
-            best = (key, thresholds, scores)
-    assert best is not None
-    return best[1], best[2]
-
-
 def main(argv: list[str] | None = None) -> int:
     from core.offline import apply_offline_defaults
 
@@ -148,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     from core.settings import get_settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calibrate", action="store_true", help="search the rule's thresholds on the designs")
     parser.add_argument("--assessor", choices=["rule", "llm"], default="rule", help="who judges the items")
     parser.add_argument("--blind", choices=["dev", "test"], help="measure on a split of the blind designs")
     args = parser.parse_args(argv)
@@ -158,10 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(blind_scores(reviewer, args.blind), indent=2))
         return 0
     expected = load_expected()
-    if args.calibrate:
-        thresholds, scores = calibrate(reviewer.assessor, expected)
-        print(f"best thresholds: {thresholds}\n{json.dumps(scores, indent=2)}")
-        return 0
     findings, notes = review_designs(reviewer, expected)
     judged = [f.assessed_by for items in findings.values() for f in items if f.status != "not-applicable"]
     result = review_scores(expected, statuses(findings))

@@ -17,6 +17,7 @@ TIMEOUT = 180
 def app_env(monkeypatch, corpus_index, tmp_path):
     monkeypatch.setenv("WAF_INDEX_DIR", str(corpus_index.index_dir))
     monkeypatch.setenv("WAF_CHECKLIST_PATH", str(FIXTURES / "checklist.yaml"))
+    monkeypatch.setenv("WAF_REVIEW_STATEMENTS_PATH", str(FIXTURES / "review-statements.yaml"))
     monkeypatch.setenv("WAF_FEEDBACK_DB", str(tmp_path / "feedback.sqlite"))
     get_settings.cache_clear()
     st.cache_resource.clear()
@@ -103,6 +104,7 @@ def test_review_page_shows_scorecard_radar_findings_and_downloads(app_env):
     assert len(chart) == 1 and "Pillar scores" in str(chart[0].proto)
     table = at.dataframe[0].value
     assert set(table["Status"]) <= {"missing", "partial", "addressed"} and "REL-01" in set(table["Id"])
+    assert all(0 < float(c) <= 1 for c in table["Confidence"])
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Download Markdown", "Download HTML", "Download JSON"]
     assert any(e.label.startswith("REL-01") for e in at.expander)
@@ -119,6 +121,23 @@ def test_review_filters_and_ask_about_a_finding_opens_the_chat(app_env):
     assert at.sidebar.radio[0].value == "Chat"
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
     assert "Redundant inference endpoints with failover" in at.chat_message[0].markdown[0].value
+
+
+def test_the_architect_overrides_a_finding_and_the_score_follows(app_env):
+    at = open_review(AppTest.from_file(APP).run(timeout=TIMEOUT))
+    at.file_uploader[0].upload("design-rag.md", (FIXTURES / "design-rag.md").read_bytes(), "text/markdown")
+    at.run(timeout=TIMEOUT)
+    before = at.metric[0].value
+    at.selectbox(key="override-status-REL-01").set_value("addressed").run(timeout=TIMEOUT)
+    at.text_input(key="override-note-REL-01").set_value("DR plan in the platform wiki").run(timeout=TIMEOUT)
+    at.button(key="override-apply-REL-01").click().run(timeout=TIMEOUT)
+    assert not at.exception and not at.error
+    assert int(at.metric[0].value.split()[0]) > int(before.split()[0])
+    table = at.dataframe[0].value
+    assert table[table["Id"] == "REL-01"]["Status"].iloc[0] == "addressed (overridden)"
+    assert any("Overridden by you (the assessor said missing)" in i.value for i in at.info)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download 1 override(s) as labels" in labels
 
 
 def test_a_bad_upload_is_a_friendly_message(app_env):

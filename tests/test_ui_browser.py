@@ -32,6 +32,7 @@ def server(corpus_index, tmp_path):
         **os.environ,
         "WAF_INDEX_DIR": str(corpus_index.index_dir),
         "WAF_CHECKLIST_PATH": str(FIXTURES / "checklist.yaml"),
+        "WAF_REVIEW_STATEMENTS_PATH": str(FIXTURES / "review-statements.yaml"),
         "WAF_FEEDBACK_DB": str(tmp_path / "feedback.sqlite"),
     }
     log = (tmp_path / "streamlit.log").open("w")

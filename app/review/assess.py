@@ -1,51 +1,54 @@
-"""Gather a design's evidence for each checklist item, and judge it with a transparent rule: evidence
-phrases + similarity. (With an LLM backend, app.review.llm_judge judges the same evidence instead.)
+"""Gather a design's evidence for each checklist item, and judge it offline: sentence by sentence, the way
+designs are written. (With an LLM backend, app.review.llm_judge judges the same evidence instead.)
 
-For each applicable item: the design's passages are ranked by hybrid search (dense + BM25, reciprocal
-rank fusion) for the item; its evidence phrases are looked up in the design text. A phrase that only
-appears in a negated or deferred sentence ("no private endpoints yet", "out of scope") is not evidence.
-
-    addressed  phrases >= addressed_phrases and best similarity >= addressed_similarity
-    partial    phrases >= 1 or best similarity >= partial_similarity
-    missing    otherwise
+For each item that applies (app.review.applicability), every sentence of the design is compared with the
+item's coverage statements ("services authenticate with managed identities", "no API keys are stored") and
+gap statements ("the API key is kept in app settings") by embedding similarity, and searched for the item's
+concept terms on their stems. Hedged or deferred wording ("planned for phase 2", "we intend to", "TBD") is
+marked. A small multinomial logistic model (parameters in corpus/checklist/review-model.json, fitted on the
+dev designs by `python -m eval.fit_review_model`) turns these signals into addressed / partial / missing with
+a confidence. Every finding quotes the sentences that decided it and the statement they matched.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 from rank_bm25 import BM25Okapi
 
+from app.review.applicability import Applicability, applicability
 from app.review.checklist import ChecklistItem
 from app.review.parse import DesignDocument
+from app.review.statements import StatementBank, concept_pattern, stems
 from core.embeddings import SentenceEmbedder
 from core.text import bm25_tokens, split_sentences
 
-_KIND_PATTERNS = {
-    "generative": r"\b(gpt|llms?|large language models?|azure openai|openai|prompts?|rag|retrieval[- ]augmented|"
-    r"copilot|chat ?bots?|agents?|agentic|embeddings?|generative|completions?)\b",
-    "training": r"\b(train|training|trained|fine[- ]tun\w*|retrain\w*|feature stores?|hyperparameters?|"
-    r"experiment tracking)\b",
-    "inference": r"\b(inference|inferencing|endpoints?|model serving|serving|scoring|online endpoints?|predictions?)\b",
-}
-_DEFERRED = re.compile(
-    r"\b(out of scope|later (?:phase|release)|future (?:phase|release|work)|in a future|deferred|tbd|"
-    r"to be decided|not yet|planned for later|will be added later|nice to have|backlog)\b",
+HEDGED = re.compile(
+    r"\b(plan(?:ned|s)? (?:to|for)|we (?:intend|hope|aim|want|would like|might|may|could) to|intend(?:ed|s)? to|"
+    r"will (?:be )?(?:consider|evaluat|look|explor|investigat)\w*|to be (?:confirmed|decided|defined|agreed|determined)|"
+    r"tbd|tbc|todo|not yet|phase (?:2|two|3|three)|v2|later (?:phase|release|stage)|future (?:phase|release|work)|"
+    r"in (?:a )?future|deferred|backlog|nice[- ]to[- ]have|should probably|maybe|perhaps|open question|proposed|"
+    r"under discussion|not decided|undecided|eventually|roadmap)\b",
     re.IGNORECASE,
 )
-_NEGATOR = re.compile(r"\b(no|not|never|without|none|lacks?|missing)\b|n't\b", re.IGNORECASE)
-_NEGATION_WINDOW = 5  # words before a phrase in which a negator cancels it
 _PASSAGE_WORDS = 90
-
-
-@dataclass(frozen=True)
-class ReviewThresholds:
-    addressed_phrases: int = 2
-    addressed_similarity: float = 0.30
-    partial_similarity: float = 0.55
+_UNIT_WORDS = 3  # terse bullets ("Managed identity everywhere") count as statements
+NEGATED = re.compile(
+    r"\b(no|not|never|none|without|nor|won't|will not|don't|do not|doesn't|does not|isn't|is not|aren't|are not|"
+    r"nothing|lacks?|missing|skip(?:ped)?|out of scope|unverified|untested|unknown|unclear)\b|n't\b",
+    re.IGNORECASE,
+)
+FEATURES = (
+    "coverage", "coverage_top3", "gap", "gap_minus_coverage", "concepts", "concept_sentences", "concept_coverage",
+    "clean_concept_coverage", "hedged_share", "negated_share", "concept_gap", "strong_sentence",
+    "strong_concept_sentences",
+)
+STATUSES = ("missing", "partial", "addressed")
 
 
 @dataclass
@@ -69,6 +72,11 @@ class GuidanceLink(BaseModel):
 Status = Literal["addressed", "partial", "missing", "not-applicable"]
 
 
+class Override(BaseModel):
+    status_before: str = Field(description="what the assessor said")
+    note: str = Field("", description="the architect's reason")
+
+
 class Finding(BaseModel):
     item_id: str
     pillar: str
@@ -77,27 +85,19 @@ class Finding(BaseModel):
     severity: Literal["high", "medium", "low"]
     recommendation: str
     risk: str
-    evidence: list[Evidence] = Field(default_factory=list)
-    matched_phrases: list[str] = Field(default_factory=list)
-    deferred_phrases: list[str] = Field(default_factory=list, description="mentioned only as absent or deferred")
-    similarity: float = 0.0
+    evidence: list[Evidence] = Field(default_factory=list, description="the design's sentences that decided it")
+    matched_statement: str = Field("", description="the coverage or gap statement those sentences matched")
+    concepts: list[str] = Field(default_factory=list, description="the item's concept terms found in the design")
+    confidence: float | None = Field(None, description="probability of the status under the offline model")
+    similarity: float = Field(0.0, description="best similarity of a design sentence to a coverage statement")
     citations: list[GuidanceLink] = Field(default_factory=list)
-    assessed_by: str = Field("rule", description="'rule', or the name of the LLM backend that judged the item")
-    rationale: str = Field("", description="why this status: the rule's inputs, or the judge's one sentence")
-
-
-def detect_workload_kinds(text: str) -> list[str]:
-    lowered = text.lower()
-    counts = {kind: len(re.findall(pattern, lowered)) for kind, pattern in _KIND_PATTERNS.items()}
-    return [kind for kind, count in counts.items() if count >= 2]
-
-
-def applies(item: ChecklistItem, kinds: list[str]) -> bool:
-    return "all" in item.applies_to or any(kind in kinds for kind in item.applies_to)
+    assessed_by: str = Field("rule", description="'rule' (the offline assessor), or the LLM backend that judged the item")
+    rationale: str = Field("", description="why this status: the offline signals, or the judge's one sentence")
+    override: Override | None = Field(None, description="the architect's decision, when it replaced the assessor's")
 
 
 def design_passages(document: DesignDocument) -> list[Passage]:
-    """Paragraph-sized passages that keep the section they came from."""
+    """Paragraph-sized passages that keep the section they came from (what the LLM judge reads)."""
     passages: list[Passage] = []
     for section in document.sections:
         words: list[str] = []
@@ -111,68 +111,80 @@ def design_passages(document: DesignDocument) -> list[Passage]:
     return passages
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
+def design_sentences(document: DesignDocument) -> list[Passage]:
+    """Every sentence, bullet and table row of the design with three words or more, with its section."""
+    return [
+        Passage(sentence, section.location)
+        for section in document.sections
+        for sentence in split_sentences(section.text, min_words=_UNIT_WORDS)
+    ]
 
 
-def phrase_pattern(phrase: str) -> re.Pattern:
-    """Adjacent words of the phrase, separated by spaces, hyphens or slashes, plural allowed."""
-    words = [re.escape(w) for w in _words(phrase)]
-    return re.compile(r"\b" + r"[\s\-/]+".join(words) + r"(?:e?s)?\b", re.IGNORECASE)
+@dataclass
+class StatusModel:
+    """Multinomial logistic regression over FEATURES: P(status) = softmax(W x + b)."""
+
+    weights: np.ndarray  # (len(STATUSES), len(FEATURES))
+    intercept: np.ndarray
+    exclusion_threshold: float = 0.62
+
+    @classmethod
+    def load(cls, path: Path) -> StatusModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES or tuple(data["classes"]) != STATUSES:
+            raise ValueError(f"{path} was fitted for other features or classes; refit: python -m eval.fit_review_model")
+        return cls(np.array(data["coef"]), np.array(data["intercept"]), data.get("exclusion_threshold", 0.62))
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = self.weights @ features + self.intercept
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
 
 
-def phrase_positions(phrase: str, sentence: str) -> list[int]:
-    """Character offsets where the phrase is stated in the sentence. Phrases of three or more words also
-    match when all their words occur in the sentence ("public network access is disabled")."""
-    positions = [m.start() for m in phrase_pattern(phrase).finditer(sentence)]
-    words = _words(phrase)
-    if not positions and len(words) >= 3:
-        found = [re.search(r"\b" + re.escape(w) + r"(?:e?s)?\b", sentence, re.IGNORECASE) for w in words]
-        if all(found):
-            positions = [min(m.start() for m in found if m)]
-    return positions
+@dataclass
+class Signals:
+    """What the design says about one item, sentence by sentence."""
+
+    features: np.ndarray
+    coverage_quotes: list[Evidence]  # best coverage sentences, best first
+    coverage_statement: str
+    gap_quote: Evidence | None
+    gap_statement: str
+    concepts: list[str]
+    hedged: bool
+    best_coverage: float
 
 
-def _negated(sentence: str, position: int) -> bool:
-    before = sentence[:position].split()[-_NEGATION_WINDOW:]
-    return bool(_NEGATOR.search(" ".join(before)))
+@dataclass
+class SentenceFacts:
+    """Per design sentence: its stem n-grams (for concepts), and whether it is hedged or negated."""
 
+    grams: list[set[tuple[str, ...]]]
+    hedged: np.ndarray
+    negated: np.ndarray
 
-def find_phrases(item: ChecklistItem, sentences: list[str]) -> tuple[list[str], list[str]]:
-    """(phrases stated as present, phrases mentioned only as absent or deferred)."""
-    found, deferred = [], []
-    for phrase in item.evidence:
-        stated = mentioned = False
+    @classmethod
+    def of(cls, sentences: list[Passage]) -> SentenceFacts:
+        grams = []
         for sentence in sentences:
-            for position in phrase_positions(phrase, sentence):
-                mentioned = True
-                if not _DEFERRED.search(sentence) and not _negated(sentence, position):
-                    stated = True
-        if stated:
-            found.append(phrase)
-        elif mentioned:
-            deferred.append(phrase)
-    return found, deferred
-
-
-def status_for(phrases: int, similarity: float, t: ReviewThresholds) -> str:
-    if phrases >= t.addressed_phrases and similarity >= t.addressed_similarity:
-        return "addressed"
-    if phrases >= 1 or similarity >= t.partial_similarity:
-        return "partial"
-    return "missing"
+            words = stems(sentence.text)
+            grams.append({tuple(words[i: i + n]) for n in range(1, 6) for i in range(len(words) - n + 1)})
+        return cls(
+            grams,
+            np.array([bool(HEDGED.search(s.text)) for s in sentences], dtype=bool),
+            np.array([bool(NEGATED.search(s.text)) for s in sentences], dtype=bool),
+        )
 
 
 @dataclass
 class ItemEvidence:
-    """What the design offers for one checklist item: the input of both the rule and the LLM judge."""
+    """What the design offers for one checklist item: the input of the offline model and of the LLM judge."""
 
     item: ChecklistItem
     applicable: bool
-    candidates: list[Evidence] = field(default_factory=list)  # design passages, best first (RRF)
-    matched_phrases: list[str] = field(default_factory=list)
-    deferred_phrases: list[str] = field(default_factory=list)
-    similarity: float = 0.0  # best dense similarity of any passage
+    candidates: list[Evidence] = field(default_factory=list)  # design passages for the LLM judge, best first
+    signals: Signals | None = None
+    not_applicable_reason: str = ""
     citations: list[GuidanceLink] = field(default_factory=list)
 
 
@@ -181,61 +193,159 @@ class Assessor:
         self,
         embedder: SentenceEmbedder,
         checklist: list[ChecklistItem],
-        thresholds: ReviewThresholds = ReviewThresholds(),
-        guidance=None,  # index.faiss.retriever.HybridRetriever over the WAF index, for citations; optional
+        statements: StatementBank,
+        model: StatusModel,
+        guidance=None,  # a GuidanceRetriever over the WAF index, for citations; optional
     ):
         self.embedder = embedder
         self.checklist = checklist
-        self.thresholds = thresholds
+        self.model = model
         self.guidance = guidance
         self._item_vectors = embedder.encode([_item_query(item) for item in checklist])
+        banks = [statements.items.get(item.id) for item in checklist]
+        self._coverage = [
+            (list(bank.coverage) if bank else []) + [_item_query(item)] for item, bank in zip(checklist, banks)
+        ]
+        self._gaps = [list(bank.gaps) if bank else [] for bank in banks]
+        self._concepts = [
+            list(dict.fromkeys([*(bank.concepts if bank else []), *(e.lower() for e in item.evidence)]))
+            for item, bank in zip(checklist, banks)
+        ]
+        self._concept_patterns = [[(c, concept_pattern(c)) for c in concepts] for concepts in self._concepts]
+        self._coverage_negated = [np.array([bool(NEGATED.search(s)) for s in group], dtype=bool) for group in self._coverage]
+        flat = [s for group in self._coverage + self._gaps for s in group]
+        vectors = embedder.encode(flat)
+        offsets = np.cumsum([0] + [len(g) for g in self._coverage + self._gaps])
+        groups = [vectors[offsets[i]: offsets[i + 1]] for i in range(len(offsets) - 1)]
+        self._coverage_vectors = groups[: len(checklist)]
+        self._gap_vectors = groups[len(checklist):]
+        self._exclusion_vectors = {
+            group: embedder.encode(sentences) for group, sentences in statements.exclusions.items() if sentences
+        }
 
     def assess(self, document: DesignDocument) -> tuple[list[Finding], list[str]]:
-        """Findings by the transparent rule, and the workload kinds detected."""
+        """Findings by the offline model, and the workload kinds detected."""
         kinds, gathered = self.gather(document)
         return [self.rule_finding(evidence) for evidence in gathered], kinds
 
     def gather(self, document: DesignDocument) -> tuple[list[str], list[ItemEvidence]]:
-        kinds = detect_workload_kinds(document.text)
+        sentences, sentence_vectors, facts = self.read(document)
+        scope = self.scope(document, sentences, sentence_vectors)
         passages = design_passages(document)
-        sentences = [s for section in document.sections for s in split_sentences(section.text)]
-        vectors = self.embedder.encode([p.text for p in passages])
+        passage_vectors = self.embedder.encode([p.text for p in passages])
         bm25 = BM25Okapi([bm25_tokens(p.text) for p in passages]) if passages else None
         gathered = []
-        for item, item_vector in zip(self.checklist, self._item_vectors):
-            if not applies(item, kinds):
-                gathered.append(ItemEvidence(item, applicable=False))
+        for index, (item, item_vector) in enumerate(zip(self.checklist, self._item_vectors)):
+            reason = scope.reason_not_applicable(item)
+            if reason:
+                gathered.append(ItemEvidence(item, False, not_applicable_reason=reason))
                 continue
-            similarities = vectors @ item_vector if len(passages) else np.zeros(0)
-            found, deferred = find_phrases(item, sentences)
+            similarities = passage_vectors @ item_vector if len(passages) else np.zeros(0)
+            signals = self._signals(index, sentences, sentence_vectors, facts)
             gathered.append(ItemEvidence(
-                item, True, _ranked(item, passages, similarities, bm25), found, deferred,
-                round(float(similarities.max()) if len(similarities) else 0.0, 4),
-                self._citations(item, item_vector),
+                item, True, _ranked(item, passages, similarities, bm25), signals,
+                citations=self._citations(item, item_vector),
             ))
-        return kinds, gathered
+        return scope.kinds, gathered
+
+    def read(self, document: DesignDocument) -> tuple[list[Passage], np.ndarray, SentenceFacts]:
+        """The design's sentences, their vectors and facts: computed once per review."""
+        sentences = design_sentences(document)
+        vectors = self.embedder.encode([s.text for s in sentences]) if sentences else np.zeros((0, 1))
+        return sentences, vectors, SentenceFacts.of(sentences)
+
+    def scope(self, document: DesignDocument, sentences: list[Passage], vectors: np.ndarray) -> Applicability:
+        return applicability(
+            document.text, [s.text for s in sentences], vectors, self._exclusion_vectors, self.model.exclusion_threshold
+        )
+
+    def all_signals(self, sentences: list[Passage], vectors: np.ndarray, facts: SentenceFacts) -> list[Signals]:
+        """The signals of every item, applicable or not (what the model is fitted on)."""
+        return [self._signals(i, sentences, vectors, facts) for i in range(len(self.checklist))]
+
+    def _signals(self, index: int, sentences: list[Passage], vectors: np.ndarray, facts: SentenceFacts) -> Signals:
+        concepts = self._concept_patterns[index]
+        if not sentences:
+            return Signals(np.zeros(len(FEATURES)), [], "", None, "", [], False, 0.0)
+        hits = [{name for name, pattern in concepts if pattern in grams} for grams in facts.grams]
+        found = sorted(set().union(*hits))
+        with_concept = np.array([bool(h) for h in hits], dtype=bool)
+        # Polarity: "No budget alerts." is as close to "Budget alerts are configured" as a sentence gets, and says
+        # the opposite. A sentence whose negation differs from the coverage statement it matches is gap evidence.
+        similarity = vectors @ self._coverage_vectors[index].T
+        agrees = facts.negated[:, None] == self._coverage_negated[index][None, :]
+        coverage = np.where(agrees, similarity, -1.0)
+        contradiction = np.where(agrees, -1.0, similarity).max(axis=1)
+        best_coverage = coverage.max(axis=1)
+        order = np.argsort(-(best_coverage + 0.05 * with_concept))
+        best = int(order[0])
+        gap_vectors = self._gap_vectors[index]
+        gap = (vectors @ gap_vectors.T).max(axis=1) if len(gap_vectors) else np.full(len(sentences), -1.0)
+        gap = np.maximum(gap, contradiction)
+        best_gap = int(np.argmax(gap))
+        clean = with_concept & ~facts.hedged & ~facts.negated
+        strong = best_coverage > 0.55
+        features = np.array([
+            float(best_coverage[best]),
+            float(np.mean(np.sort(best_coverage)[-3:])),
+            float(gap[best_gap]),
+            float(gap[best_gap] - best_coverage[best]),
+            min(len(found), 3) / 3,
+            min(int(with_concept.sum()), 4) / 4,
+            float(best_coverage[with_concept].max()) if with_concept.any() else 0.0,
+            float(best_coverage[clean].max()) if clean.any() else 0.0,
+            float(facts.hedged[with_concept].mean()) if with_concept.any() else 0.0,
+            float(facts.negated[with_concept].mean()) if with_concept.any() else 0.0,
+            float(gap[with_concept].max()) if with_concept.any() else 0.0,
+            float((best_coverage > 0.6)[~facts.hedged].any()),
+            min(int((strong & with_concept & ~facts.hedged).sum()), 4) / 4,
+        ])
+        quotes = [
+            Evidence(quote=sentences[i].text, location=sentences[i].location, similarity=round(float(best_coverage[i]), 4))
+            for i in order[:2]
+        ]
+        statement = self._coverage[index][int(np.argmax(coverage[best]))]
+        if contradiction[best_gap] >= gap[best_gap] and contradiction[best_gap] > -1:
+            gap_statement = "the opposite of: " + self._coverage[index][int(np.argmax(similarity[best_gap]))]
+        else:
+            gap_statement = self._gaps[index][int(np.argmax(gap_vectors @ vectors[best_gap]))] if len(gap_vectors) else ""
+        gap_quote = Evidence(
+            quote=sentences[best_gap].text, location=sentences[best_gap].location, similarity=round(float(gap[best_gap]), 4)
+        )
+        return Signals(features, quotes, statement, gap_quote, gap_statement, found, bool(facts.hedged[best]),
+                       round(float(best_coverage[best]), 4))
 
     def rule_finding(self, evidence: ItemEvidence) -> Finding:
+        """The offline model's finding, with the sentences that decided it and its confidence."""
         if not evidence.applicable:
             finding = _finding(evidence.item, "not-applicable")
-            finding.rationale = f"applies to {', '.join(evidence.item.applies_to)} workloads; none detected"
+            finding.rationale = evidence.not_applicable_reason
             return finding
-        status = status_for(len(evidence.matched_phrases), evidence.similarity, self.thresholds)
+        signals = evidence.signals
+        assert signals is not None
+        probabilities = self.model.probabilities(signals.features)
+        status = STATUSES[int(np.argmax(probabilities))]
         finding = _finding(evidence.item, status)
-        finding.rationale = (
-            f"{len(evidence.matched_phrases)} evidence phrase(s) stated"
-            + (f" ({', '.join(evidence.matched_phrases)})" if evidence.matched_phrases else "")
-            + f"; best passage similarity {evidence.similarity:.2f}"
-        )
-        finding.matched_phrases, finding.deferred_phrases = evidence.matched_phrases, evidence.deferred_phrases
-        finding.similarity = evidence.similarity
-        if status != "missing":  # a gap has no evidence; nearby text would only mislead
-            finding.evidence = [
-                quote for quote in evidence.candidates[:2]
-                if quote.similarity >= self.thresholds.addressed_similarity * 0.75
-                or any(phrase_positions(p, quote.quote) for p in evidence.matched_phrases)
-            ]
+        finding.confidence = round(float(probabilities.max()), 3)
+        finding.similarity = signals.best_coverage
+        finding.concepts = signals.concepts
         finding.citations = evidence.citations
+        if status == "missing":
+            if signals.gap_quote is not None and signals.features[FEATURES.index("gap_minus_coverage")] > 0:
+                finding.evidence = [signals.gap_quote]
+                finding.matched_statement = signals.gap_statement
+                finding.rationale = f'the design reveals the gap: it reads like "{signals.gap_statement}"'
+            else:
+                finding.rationale = "nothing in the document addresses this"
+        else:
+            finding.evidence = signals.coverage_quotes[:1] if status == "partial" else signals.coverage_quotes
+            finding.matched_statement = signals.coverage_statement
+            finding.rationale = (
+                f'closest to "{signals.coverage_statement}" (similarity {signals.best_coverage:.2f})'
+                + (f"; concepts found: {', '.join(signals.concepts)}" if signals.concepts else "")
+                + ("; stated as planned or undecided" if signals.hedged else "")
+            )
+        finding.rationale += f"; confidence {finding.confidence:.2f}"
         return finding
 
     def _citations(self, item: ChecklistItem, item_vector: np.ndarray) -> list[GuidanceLink]:

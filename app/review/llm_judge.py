@@ -228,8 +228,10 @@ def _judged(base: Finding, evidence: ItemEvidence, judgement: Judgement, backend
     ][:MAX_QUOTES]
     return base.model_copy(update={
         "status": judgement.status, "evidence": quotes, "assessed_by": backend, "rationale": judgement.reason,
-        # the rule's phrase matches beside a judge's "missing" would read as evidence found
-        "matched_phrases": [] if judgement.status == "missing" else base.matched_phrases,
+        # the offline model's matches beside a judge's "missing" would read as evidence found
+        "concepts": [] if judgement.status == "missing" else base.concepts,
+        "matched_statement": "" if judgement.status == "missing" else base.matched_statement,
+        "confidence": None,
     })
 
 

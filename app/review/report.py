@@ -74,6 +74,23 @@ def build_report(
     document: DesignDocument, findings: list[Finding], kinds: list[str], assessor: str = "rule",
     set_aside: list[SetAside] = (), notes: list[str] = (), llm_usage: dict | None = None,
 ) -> ReviewReport:
+    return ReviewReport(
+        generated=datetime.now(UTC).isoformat(timespec="seconds"),
+        assessor=assessor,
+        document=DocumentInfo(
+            name=document.name, kind=document.kind, title=document.title,
+            sections=len(document.sections), pages=document.pages,
+        ),
+        workload_kinds=kinds,
+        set_aside=[SetAsideText(location=s.location, text=s.text, reason=s.reason) for s in set_aside],
+        notes=list(notes),
+        llm_usage=llm_usage or {},
+        **derived_from(findings),
+    )
+
+
+def derived_from(findings: list[Finding]) -> dict:
+    """Everything in a report that follows from its findings: scores, top risks, remediation plan."""
     risks = top_risks(findings)
     plan = [
         RemediationStep(
@@ -83,22 +100,19 @@ def build_report(
         )
         for i, f in enumerate(risks, 1)
     ]
-    return ReviewReport(
-        generated=datetime.now(UTC).isoformat(timespec="seconds"),
-        assessor=assessor,
-        document=DocumentInfo(
-            name=document.name, kind=document.kind, title=document.title,
-            sections=len(document.sections), pages=document.pages,
-        ),
-        workload_kinds=kinds,
-        scores=Scores(overall=score(findings), pillars=pillar_scores(findings)),
-        top_risks=[f.item_id for f in risks],
-        remediation_plan=plan,
-        findings=findings,
-        set_aside=[SetAsideText(location=s.location, text=s.text, reason=s.reason) for s in set_aside],
-        notes=list(notes),
-        llm_usage=llm_usage or {},
-    )
+    return {
+        "scores": Scores(overall=score(findings), pillars=pillar_scores(findings)),
+        "top_risks": [f.item_id for f in risks],
+        "remediation_plan": plan,
+        "findings": findings,
+    }
+
+
+def _judged_by(f: Finding) -> str:
+    if f.override:
+        return f"the architect (was {f.override.status_before}: {f.override.note or 'no note'})"
+    confidence = f" ({f.confidence:.2f})" if f.confidence is not None else ""
+    return f"{f.assessed_by}{confidence}"
 
 
 def _label(pillar: str) -> str:
@@ -131,20 +145,24 @@ def to_markdown(report: ReviewReport) -> str:
             continue
         lines.append(f"### {f.item_id} {f.title} — {f.status} ({f.severity}, {_label(f.pillar)})")
         lines.append("")
+        if f.override:
+            lines.append(f"Overridden by the architect (assessor said {f.override.status_before}): {f.override.note or 'no note'}")
         lines.append(f"Recommendation: {f.recommendation}")
         if f.rationale:
             lines.append(f"Judged by {f.assessed_by}: {f.rationale}")
-        if f.matched_phrases:
-            lines.append(f"Evidence found: {', '.join(f.matched_phrases)}")
-        if f.deferred_phrases:
-            lines.append(f"Mentioned only as absent or deferred: {', '.join(f.deferred_phrases)}")
+        if f.matched_statement:
+            lines.append(f"Matched: \"{f.matched_statement}\"")
+        if f.concepts:
+            lines.append(f"Concepts found: {', '.join(f.concepts)}")
         for e in f.evidence:
             lines.append(f"> {e.quote}  \n> — *{e.location}*")
         lines.append("Guidance: " + "; ".join(f"[{c.section}]({c.url})" for c in f.citations))
         lines.append("")
-    skipped = [f.item_id for f in report.findings if f.status == "not-applicable"]
+    skipped = [f for f in report.findings if f.status == "not-applicable"]
     if skipped:
-        lines += [f"Not applicable to this workload: {', '.join(skipped)}", ""]
+        lines += ["## Not applicable", ""]
+        lines += [f"- {f.item_id} {f.title}: {f.rationale}" for f in skipped]
+        lines.append("")
     if report.set_aside:
         lines += ["## Text addressed to the reviewer (not assessed)", ""]
         lines += [f"- *{x.location}*: \"{x.text}\" ({x.reason})" for x in report.set_aside]
@@ -208,7 +226,7 @@ def to_html(report: ReviewReport) -> str:
     e = html.escape
     rows = "".join(
         f"<tr class='{e(f.status)}'><td>{e(f.item_id)}</td><td>{e(_label(f.pillar))}</td><td>{e(f.title)}</td>"
-        f"<td>{e(f.status)}<br><small title='{e(f.rationale)}'>by {e(f.assessed_by)}</small></td>"
+        f"<td>{e(f.status)}<br><small title='{e(f.rationale)}'>by {e(_judged_by(f))}</small></td>"
         f"<td>{e(f.severity)}</td><td>{e(f.recommendation)}</td>"
         f"<td>{''.join(f'<blockquote>{e(x.quote)}<br><small>{e(x.location)}</small></blockquote>' for x in f.evidence)}</td>"
         f"<td>{'<br>'.join(f'<a href={chr(34)}{e(c.url)}{chr(34)}>{e(c.section)}</a>' for c in f.citations)}</td></tr>"

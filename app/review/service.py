@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.review.assess import Assessor, ReviewThresholds
+from app.review.assess import Assessor, StatusModel
 from app.review.checklist import load_checklist
 from app.review.llm_judge import LLMJudge, judge_from_settings
 from app.review.parse import MB, DesignDocument, Limits, read_design, read_design_file
 from app.review.report import ReviewReport, build_report
 from app.review.screen import screen
+from app.review.statements import load_statements
 from core.embeddings import SentenceEmbedder
 from core.settings import Settings
 
@@ -24,10 +25,10 @@ class Reviewer:
     @classmethod
     def open(cls, settings: Settings, embedder: SentenceEmbedder | None = None, guidance=None) -> Reviewer:
         embedder = embedder or SentenceEmbedder.from_settings(settings)
-        thresholds = ReviewThresholds(
-            settings.review_addressed_phrases, settings.review_addressed_similarity, settings.review_partial_similarity
+        assessor = Assessor(
+            embedder, load_checklist(settings.checklist_path), load_statements(settings.review_statements_path),
+            StatusModel.load(settings.review_model_path), guidance,
         )
-        assessor = Assessor(embedder, load_checklist(settings.checklist_path), thresholds, guidance)
         return cls(assessor, Limits(max_bytes=settings.review_max_upload_mb * MB), judge_from_settings(settings))
 
     def review_document(self, document: DesignDocument) -> ReviewReport:

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 
 import streamlit as st
 
+from app.review.overrides import apply_overrides, labelled_examples
 from app.review.parse import DesignInputError, read_design
 from app.review.report import ReviewReport, radar_svg, to_html, to_markdown
 from app.ui import resources
 from core.pillars import REVIEW_AREA_NAMES
+
+LOW_CONFIDENCE = 0.6  # below this the page asks the architect to check the finding
 
 log = logging.getLogger(__name__)
 STATUS_ORDER = ["missing", "partial", "addressed", "not-applicable"]
@@ -21,7 +25,7 @@ def run_review(data: bytes, name: str) -> ReviewReport:
     with st.status(f"Reviewing {name}…", expanded=True) as status:
         st.write("Reading the document…")
         document = read_design(data, name, reviewer.limits)
-        judge = "the LLM judge" if reviewer.judge else "the offline rule"
+        judge = "the LLM judge" if reviewer.judge else "the offline assessor"
         st.write(
             f"Assessing {len(reviewer.assessor.checklist)} checklist items against {len(document.sections)} sections "
             f"with {judge}…"
@@ -75,7 +79,9 @@ def findings_table(report: ReviewReport) -> None:
     st.dataframe(
         [
             {"Id": f.item_id, "Pillar": REVIEW_AREA_NAMES.get(f.pillar, f.pillar), "Item": f.title,
-             "Status": f.status, "Severity": f.severity, "Judged by": f.assessed_by}
+             "Status": f.status + (" (overridden)" if f.override else ""), "Severity": f.severity,
+             "Confidence": "" if f.confidence is None else f"{f.confidence:.2f}",
+             "Judged by": "architect" if f.override else f.assessed_by}
             for f in shown
         ],
         hide_index=True,
@@ -89,9 +95,12 @@ def findings_table(report: ReviewReport) -> None:
                 st.caption(f"Judged by {_plain(f.assessed_by)}: {_plain(f.rationale)}")
             for e in f.evidence:
                 st.markdown(f"> {e.quote}\n\n*— {e.location}*")
-            if f.deferred_phrases:
-                st.caption("Mentioned only as absent or deferred: " + ", ".join(f.deferred_phrases))
+            if f.matched_statement:
+                st.caption(f'Matched: "{_plain(f.matched_statement)}"')
+            if f.confidence is not None and f.confidence < LOW_CONFIDENCE:
+                st.warning(f"Low confidence ({f.confidence:.2f}): check this one in the document yourself.")
             st.markdown("**Guidance:** " + " · ".join(f"[{c.section}]({c.url})" for c in f.citations))
+            override_controls(f)
             if st.button("Ask about this finding", key=f"ask-{f.item_id}"):
                 st.session_state.pending_question = (
                     f"How should I address this design review finding: {f.title}? {f.recommendation}"
@@ -100,12 +109,35 @@ def findings_table(report: ReviewReport) -> None:
                 st.rerun()
 
 
+def override_controls(f) -> None:
+    """The architect's decision on one finding: a status and a note, applied to the whole report at once."""
+    if f.override:
+        st.info(f"Overridden by you (the assessor said {f.override.status_before}): {_plain(f.override.note) or 'no note'}")
+    left, right = st.columns([1, 2])
+    current = f.status
+    choice = left.selectbox(
+        "Your decision", STATUS_ORDER, index=STATUS_ORDER.index(current), key=f"override-status-{f.item_id}"
+    )
+    note = right.text_input("Why", value=f.override.note if f.override else "", key=f"override-note-{f.item_id}")
+    if choice != current or (f.override and note != f.override.note):
+        if st.button("Apply", key=f"override-apply-{f.item_id}"):
+            key, report = st.session_state.review
+            st.session_state.review = (key, apply_overrides(report, {f.item_id: (choice, note)}))
+            st.rerun()
+
+
 def downloads(report: ReviewReport) -> None:
     stem = report.document.name.rsplit(".", 1)[0]
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     c1.download_button("Download Markdown", to_markdown(report), f"{stem}-review.md", "text/markdown")
     c2.download_button("Download HTML", to_html(report), f"{stem}-review.html", "text/html")
     c3.download_button("Download JSON", report.to_json(), f"{stem}-review.json", "application/json")
+    examples = labelled_examples(report)
+    if examples:
+        c4.download_button(
+            f"Download {len(examples)} override(s) as labels", "".join(json.dumps(r) + "\n" for r in examples),
+            f"{stem}-labels.jsonl", "application/jsonl",
+        )
 
 
 def page() -> None:
