@@ -8,6 +8,8 @@ from typing import Any
 
 from app.answer import Answer, Citation, Passage
 from app.extractive import ExtractiveAnswerer, Quote, render
+from app.question import load_glossary, understand
+from app.scope import out_of_scope
 from core.embeddings import SentenceEmbedder
 from core.pillars import PILLAR_NAMES, normalize_pillar
 from core.settings import Settings
@@ -96,22 +98,48 @@ class Assistant:
                 turn.standalone = rule_rewrite(question, turns)
             turn.timings["rewrite_ms"] = (time.perf_counter() - turn.started) * 1000
         retrieving = time.perf_counter()
-        turn.query_vector = self.index.embedder.encode([turn.standalone])[0]
-        turn.hits = self.retriever.search(turn.standalone, pillar=pillar_key, query_vector=turn.query_vector)
+        understood = understand(turn.standalone, load_glossary(self.settings.glossary_path))
+        texts = [understood.expanded, *understood.parts] if len(understood.parts) > 1 else [understood.expanded]
+        vectors = self.index.embedder.encode(texts)
+        turn.query_vector, turn.part_vectors = vectors[0], list(vectors[1:]) or [vectors[0]]
+        if len(understood.parts) == 1:
+            turn.hits = self.retriever.search(understood.expanded, pillar=pillar_key, query_vector=turn.query_vector)
+        else:  # each ask retrieves on its own, so a two-part question gets guidance for both parts
+            turn.hits = self._merge([
+                self.retriever.search(part, pillar=pillar_key, query_vector=vector)
+                for part, vector in zip(understood.parts, turn.part_vectors)
+            ])
         turn.timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
         turn.passages = [Passage.from_hit(hit) for hit in turn.hits]
         turn.best = max((h.dense_score for h in turn.hits if h.dense_score is not None), default=0.0)
-        if turn.best < self.settings.relevance_threshold:
+        threshold = self.settings.relevance_threshold
+        outside = out_of_scope(question)
+        if outside is not None:
             turn.answer = Answer(
-                question, _decline_text(turn.hits, self.settings.relevance_threshold), [], [], turn.passages,
-                refused=True, suggestions=_nearby_topics(turn.hits, self.settings.relevance_threshold),
-                best_score=turn.best,
+                question, _with_topics(outside.message, _nearby_topics(turn.hits, threshold)), [], [], turn.passages,
+                refused=True, suggestions=_nearby_topics(turn.hits, threshold), best_score=turn.best,
+            )
+        elif turn.best < threshold:
+            turn.answer = Answer(
+                question, _decline_text(turn.hits, threshold), [], [], turn.passages,
+                refused=True, suggestions=_nearby_topics(turn.hits, threshold), best_score=turn.best,
             )
         return turn
 
+    def _merge(self, rankings: list[list[ScoredChunk]]) -> list[ScoredChunk]:
+        """The parts' hits taken in turn (first of each part, then second...), one per chunk, top_k in all."""
+        merged: list[ScoredChunk] = []
+        seen: set[str] = set()
+        for rank in range(max(len(r) for r in rankings)):
+            for ranking in rankings:
+                if rank < len(ranking) and ranking[rank].chunk.chunk_id not in seen:
+                    seen.add(ranking[rank].chunk.chunk_id)
+                    merged.append(ranking[rank])
+        return merged[: self.settings.top_k]
+
     def _extractive(self, turn: _Turn) -> Answer:
         chosen = time.perf_counter()
-        quotes = self.answerer.select(turn.query_vector, turn.hits, turn.pillar_key)
+        quotes = self.answerer.select(turn.query_vector, turn.hits, turn.pillar_key, turn.part_vectors)
         turn.timings["select_ms"] = (time.perf_counter() - chosen) * 1000
         citations = _citations(quotes)
         text = render(quotes, {c.url: c.number for c in citations})
@@ -139,6 +167,7 @@ class _Turn:
     pillar_key: str | None
     started: float
     query_vector: Any = None
+    part_vectors: list = field(default_factory=list)  # one per ask of a multi-part question
     hits: list[ScoredChunk] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     best: float = 0.0
@@ -179,4 +208,8 @@ def _decline_text(hits: list[ScoredChunk], threshold: float) -> str:
     topics = _nearby_topics(hits, threshold)
     if not topics:
         return NOT_COVERED + " Ask about designing AI workloads on Azure by pillar: reliability, security, cost, operations or performance."
-    return NOT_COVERED + " Nearby topics it does cover:\n" + "\n".join(f"- {t}" for t in topics)
+    return _with_topics(NOT_COVERED, topics)
+
+
+def _with_topics(text: str, topics: list[str]) -> str:
+    return text + (" Nearby topics it does cover:\n" + "\n".join(f"- {t}" for t in topics) if topics else "")

@@ -37,34 +37,55 @@ class ExtractiveAnswerer:
         self.min_sentence_score = min_sentence_score
         self.sentence_vectors = sentence_vectors
 
-    def select(self, query_vector: np.ndarray, hits: list[ScoredChunk], pillar: str | None = None) -> list[Quote]:
+    def select(
+        self, query_vector: np.ndarray, hits: list[ScoredChunk], pillar: str | None = None,
+        part_vectors: list[np.ndarray] | None = None,
+    ) -> list[Quote]:
+        """The sentences that best answer the question; with several asks, each ask's best sentences in turn."""
         candidates = [(sentence, hit) for hit in hits for sentence in split_sentences(hit.chunk.text)]
         if not candidates:
             return []
         vectors = self._sentence_vectors(hits, candidates)
-        relevance = vectors @ query_vector
         # Sentences from higher-ranked chunks win ties: the chunk's own rank is evidence too.
         rank_bonus = np.array([0.05 / (1 + hits.index(hit)) for _, hit in candidates])
-        order = np.argsort(-(relevance + rank_bonus))
+        targets = part_vectors if part_vectors is not None and len(part_vectors) > 1 else [query_vector]
+        relevance = [vectors @ target for target in targets]
+        orders = [list(np.argsort(-(r + rank_bonus))) for r in relevance]
         chosen: list[int] = []
+        scores: dict[int, float] = {}
         per_chunk: dict[str, int] = {}
-        for i in order:
-            if len(chosen) == self.max_sentences or relevance[i] < self.min_sentence_score:
-                break
-            chunk_id = candidates[i][1].chunk.chunk_id
-            if per_chunk.get(chunk_id, 0) >= MAX_PER_CHUNK:
-                continue
-            if chosen and float(np.max(vectors[chosen] @ vectors[i])) > NEAR_DUPLICATE:
-                continue
-            chosen.append(int(i))
-            per_chunk[chunk_id] = per_chunk.get(chunk_id, 0) + 1
+        exhausted = [False] * len(targets)
+        while len(chosen) < self.max_sentences and not all(exhausted):
+            for part, order in enumerate(orders):
+                if len(chosen) == self.max_sentences or exhausted[part]:
+                    continue
+                picked = self._next(order, relevance[part], vectors, candidates, chosen, per_chunk)
+                if picked is None:
+                    exhausted[part] = True
+                    continue
+                chosen.append(picked)
+                scores[picked] = float(relevance[part][picked])
+                chunk_id = candidates[picked][1].chunk.chunk_id
+                per_chunk[chunk_id] = per_chunk.get(chunk_id, 0) + 1
         if not chosen:  # the best sentence of the best chunk still beats an empty answer
-            chosen = [int(order[0])]
+            chosen = [int(orders[0][0])]
+            scores[chosen[0]] = float(relevance[0][chosen[0]])
         return [
-            Quote(candidates[i][0], candidates[i][1], float(relevance[i]), pillar or _primary_pillar(candidates[i][1]))
+            Quote(candidates[i][0], candidates[i][1], scores[i], pillar or _primary_pillar(candidates[i][1]))
             for i in chosen
         ]
 
+    def _next(self, order, relevance, vectors, candidates, chosen, per_chunk) -> int | None:
+        """The best sentence for one ask not yet chosen, or None when no sentence left is relevant enough."""
+        for i in order:
+            if relevance[i] < self.min_sentence_score:
+                return None
+            if i in chosen or per_chunk.get(candidates[i][1].chunk.chunk_id, 0) >= MAX_PER_CHUNK:
+                continue
+            if chosen and float(np.max(vectors[chosen] @ vectors[i])) > NEAR_DUPLICATE:
+                continue
+            return int(i)
+        return None
 
     def _sentence_vectors(self, hits: list[ScoredChunk], candidates: list[tuple[str, ScoredChunk]]) -> np.ndarray:
         """Vectors precomputed at ingest when the index has them; otherwise one model pass now."""

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     )
     answer_max_sentences: int = Field(6, description="sentences quoted in an extractive answer")
     answer_min_sentence_score: float = Field(0.3, description="a sentence less similar to the question is not quoted")
+    glossary_path: Path = Field(
+        PROJECT_ROOT / "corpus" / "glossary" / "abbreviations.yaml",
+        description="abbreviations spelled out before retrieval (AOAI, PTU, PAYG, APIM...)",
+    )
     checklist_path: Path = Field(
         PROJECT_ROOT / "corpus" / "checklist" / "review-checklist.yaml", description="the design review checklist"
     )

@@ -59,6 +59,18 @@ def review_metrics(settings, assistant: Assistant) -> dict:
     return metrics
 
 
+def blind_question_metrics(assistant: Assistant) -> dict:
+    """The blind questions (eval/blind/questions-*.jsonl): tune on dev, test only measured."""
+    from eval.question_eval import BLIND, score_questions
+
+    metrics = {}
+    for split in ("dev", "test"):
+        result = score_questions(assistant, load_golden(BLIND / f"questions-{split}.jsonl"))
+        result.pop("questions")
+        metrics[split] = result
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_offline_defaults()
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.splitlines()[0])
@@ -105,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarise(results),
         "ablation": {} if args.no_ablation else ablation(assistant, questions, list(settings.corpus_paths)),
         "review": review_metrics(settings, assistant),
+        "blind_questions": blind_question_metrics(assistant),
         "index": {k: assistant.index.manifest.get(k) for k in ("version", "embedding_model", "chunk_count")},
         "judge": judge.describe() if judge else None,
         "questions": [

@@ -76,6 +76,15 @@ def render_markdown(report: dict) -> str:
             parts += ["", "Scores: " + ", ".join(
                 f"{name} ({d['quality']}) {d['score']}" for name, d in blind["designs"].items()
             )]
+    if report.get("blind_questions"):
+        names = ("page_hit@5", "page_mrr@10", "section_hit@5", "answered", "declined", "must_mention",
+                 "opens_about_a_page")
+        for split, result in report["blind_questions"].items():
+            tuned = "tuned on" if split == "dev" else "never tuned on"
+            parts += ["", f"## Blind questions, {split} split ({tuned}; index of corpus/)", ""]
+            rows = [["overall", result["overall"]["questions"], *[result["overall"].get(k, "") for k in names]]]
+            rows += [[style, v["questions"], *[v.get(k, "") for k in names]] for style, v in result["per_style"].items()]
+            parts.append(_table(["style", "questions", *names], rows))
     worst = sorted(
         (q for q in report["questions"] if q["answerable"]),
         key=lambda q: (q["page"].get("mrr@10", 0), q["anchor"].get("mrr@10", 0), q["key_facts"]),

@@ -100,3 +100,11 @@ def test_coverage_table_is_current_when_the_official_docs_are_here(tmp_path):
         pytest.skip("the official docs are not beside the repo (CI checks them when they are)")
     assert coverage(["--docs", str(docs), "--out", str(tmp_path / "coverage.md")]) == 0
     assert (tmp_path / "coverage.md").read_text() == (ROOT / "eval" / "coverage.md").read_text()
+
+
+def test_every_corpus_sentence_states_guidance_not_what_a_page_covers():
+    import re
+
+    about_a_page = re.compile(r"\bthis (?:page|section|article|guide) (?:covers|describes|explains|provides|outlines|summari[sz]es)\b", re.I)
+    offenders = [str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*.md") if about_a_page.search(p.read_text(encoding="utf-8"))]
+    assert not offenders, offenders

@@ -58,7 +58,9 @@ def question_for(heading: str, parent: str = "") -> str:
         if not subject:
             return "What are the trade-offs?"
         return f"What are the trade-offs {'when I' if _is_task(subject) else 'of'} {_lower_first(subject)}?"
-    if parent_topic and _QUALIFIER.match(topic):  # "For AI workloads" under "Optimize environment costs"
+    if _QUALIFIER.match(topic):  # "For AI workloads" under "Optimize environment costs"
+        if not parent_topic:
+            return ""  # a qualifier alone ("For AI workloads") names no topic to ask about
         return question_for(parent_topic)[:-1] + " " + topic[:1].lower() + topic[1:] + "?"
     if parent_topic and not _is_task(topic) and len(topic.split()) <= 3:  # "Key practices", "Azure tools"
         return question_for(parent_topic)[:-1] + f" ({_lower_first(topic)})?"
@@ -78,7 +80,7 @@ def suggest_follow_ups(question: str, hits: list[ScoredChunk], cited_urls: set[s
             continue
         parent = path[-2] if len(path) > 1 else (hit.chunk.title if path[-1] != hit.chunk.title else "")
         suggestion = question_for(path[-1], parent)
-        if suggestion not in suggestions and re.sub(r"\W+", " ", suggestion.lower()).strip() != asked:
+        if suggestion and suggestion not in suggestions and re.sub(r"\W+", " ", suggestion.lower()).strip() != asked:
             suggestions.append(suggestion)
         if len(suggestions) == count:
             break

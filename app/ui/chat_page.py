@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import streamlit as st
 
 from app.answer import Answer
+from app.conversation.followups import question_for
 from app.ui import resources
 from core.pillars import PILLAR_NAMES
 from index.errors import IndexProblem
@@ -21,9 +22,13 @@ def follow_up_questions(answer: dict) -> list[str]:
     if answer.get("follow_ups"):
         return answer["follow_ups"][:3]
     cited = {c["url"] for c in answer.get("citations", [])}
-    sections = [p["section"].split(" > ")[-1] for p in answer.get("passages", []) if p["url"] not in cited]
-    sections += [p["section"].split(" > ")[-1] for p in answer.get("passages", [])]
-    return [f"What does the guidance say about {s.lower()}?" for s in dict.fromkeys(sections)][:3]
+    passages = answer.get("passages", [])
+    ordered = [p for p in passages if p["url"] not in cited] + [p for p in passages if p["url"] in cited]
+    questions = []
+    for passage in ordered:
+        path = passage["section"].split(" > ")
+        questions.append(question_for(path[-1], path[-2] if len(path) > 1 else ""))
+    return [q for q in dict.fromkeys(questions) if q][:3]
 
 
 def stream_answer(question: str, pillar: str | None, history: list[dict], holder: dict) -> Iterator[str]:
@@ -55,8 +60,6 @@ def render_answer(answer: dict, message_id: str) -> None:
             st.markdown(f"[{citation['number']}] [{citation['section']}]({citation['url']})")
             with st.expander(f"Passage [{citation['number']}]"):
                 st.markdown(citation["passage"])
-    elif answer.get("suggestions"):
-        st.caption("Nearby topics: " + "; ".join(answer["suggestions"]))
     for i, question in enumerate(follow_up_questions(answer)):
         if st.button(question, key=f"follow-{message_id}-{i}"):
             st.session_state.pending_question = question

@@ -1,0 +1,84 @@
+"""Understanding the question before retrieval: abbreviations spelled out, and several asks split into parts.
+
+Architects type "AOAI PTU vs PAYG?" and "we run GPT-4o in one region. how do we survive an outage, and what
+does a second region cost?". Abbreviations from the glossary (corpus/glossary/abbreviations.yaml, our words)
+are spelled out beside themselves, so both dense and BM25 retrieval see the words the guidance uses. A
+message with several questions is split into parts, so each part retrieves and is answered on its own.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+_CASE_SENSITIVE_UP_TO = 2  # "DR", "HA", "PE", "MI": only in capitals; longer ones ("aoai", "ptu") in any case
+_PART_BREAK = re.compile(r"(?<=[?])\s+|(?:^|\s)(?:also|and also|plus)[,:]?\s+(?=\w)", re.IGNORECASE)
+_MIN_PART_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str  # as asked
+    expanded: str  # abbreviations spelled out: what retrieval searches for
+    parts: tuple[str, ...]  # the expanded question split into its asks (one part when it asks one thing)
+
+
+@lru_cache(maxsize=4)
+def load_glossary(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): str(v) for k, v in (data.get("terms") or {}).items()}
+
+
+def _pattern(glossary: dict[str, str]) -> re.Pattern | None:
+    if not glossary:
+        return None
+    alternatives = []
+    for term in sorted(glossary, key=len, reverse=True):
+        escaped = re.escape(term)
+        alternatives.append(escaped if len(term) <= _CASE_SENSITIVE_UP_TO else f"(?i:{escaped})")
+    return re.compile(r"(?<![\w/-])(" + "|".join(alternatives) + r")(?![\w/-])")
+
+
+def expand(text: str, glossary: dict[str, str]) -> str:
+    """'AOAI PTU vs PAYG?' -> 'AOAI (Azure OpenAI) PTU (provisioned throughput units) vs (versus) PAYG (pay-as-you-go)?'"""
+    pattern = _pattern(glossary)
+    if pattern is None:
+        return text
+    lookup = {k.lower(): v for k, v in glossary.items() if len(k) > _CASE_SENSITIVE_UP_TO}
+    lookup |= {k: v for k, v in glossary.items() if len(k) <= _CASE_SENSITIVE_UP_TO}
+
+    def spelled(match: re.Match) -> str:
+        term = match.group(1)
+        meaning = lookup.get(term) or lookup.get(term.lower())
+        if not meaning or meaning.lower() in text.lower():
+            return term
+        return f"{term} ({meaning})"
+
+    return pattern.sub(spelled, text)
+
+
+def split_parts(text: str) -> tuple[str, ...]:
+    """The asks of a message: its questions, or clauses joined by 'also'. A short fragment joins the part before."""
+    parts: list[str] = []
+    for piece in _PART_BREAK.split(text):
+        piece = (piece or "").strip()
+        if not piece:
+            continue
+        if parts and len(piece.split()) < _MIN_PART_WORDS:
+            parts[-1] = f"{parts[-1]} {piece}"
+        else:
+            parts.append(piece)
+    if len(parts) > 1 and len(parts[0].split()) < _MIN_PART_WORDS:
+        parts[1] = f"{parts[0]} {parts[1]}"
+        parts.pop(0)
+    return tuple(parts) or (text,)
+
+
+def understand(text: str, glossary: dict[str, str]) -> Question:
+    expanded = expand(text, glossary)
+    return Question(text, expanded, split_parts(expanded))

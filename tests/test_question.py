@@ -1,0 +1,87 @@
+"""Understanding the question before retrieval: abbreviations spelled out, several asks split, and requests the
+assistant does not do declined with a sentence saying so. The assistant runs on the real fixture index."""
+from __future__ import annotations
+
+import pytest
+
+from app.conversation.followups import question_for
+from app.question import expand, split_parts
+from app.scope import out_of_scope
+
+GLOSSARY = {"AOAI": "Azure OpenAI", "PTU": "provisioned throughput units", "PAYG": "pay-as-you-go", "DR": "disaster recovery",
+            "MI": "managed identity"}
+
+
+def test_abbreviations_are_spelled_out_beside_themselves():
+    assert expand("AOAI PTU or PAYG?", GLOSSARY) == (
+        "AOAI (Azure OpenAI) PTU (provisioned throughput units) or PAYG (pay-as-you-go)?"
+    )
+    assert expand("aoai ptu?", GLOSSARY) == "aoai (Azure OpenAI) ptu (provisioned throughput units)?"  # any case
+    assert expand("DR plan for MI", GLOSSARY) == "DR (disaster recovery) plan for MI (managed identity)"
+    assert expand("a dr who would mi?", GLOSSARY) == "a dr who would mi?"  # two letters: only in capitals
+    assert expand("Azure OpenAI (AOAI) quotas", GLOSSARY) == "Azure OpenAI (AOAI) quotas"  # already spelled out
+
+
+def test_a_message_with_several_asks_is_split_into_parts():
+    assert split_parts("We run GPT-4o in one region. How do we survive an outage? And what would a second region cost?") == (
+        "We run GPT-4o in one region. How do we survive an outage?", "And what would a second region cost?",
+    )
+    assert split_parts("How should we retry on 429, also should we move to provisioned throughput?") == (
+        "How should we retry on 429,", "should we move to provisioned throughput?",
+    )
+    assert split_parts("PTU or PAYG?") == ("PTU or PAYG?",)
+    assert split_parts("Why? Because the model is slow at peak hours for every user.") == (
+        "Why? Because the model is slow at peak hours for every user.",
+    )
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("Write a Bicep template for a private Azure OpenAI account", "code"),
+    ("give me a python snippet using tenacity that retries azure openai calls", "code"),
+    ("What's the current price per 1K tokens for GPT-4o in East US 2?", "live-facts"),
+    ("Is Azure OpenAI in West Europe having an outage right now?", "live-facts"),
+    ("When will GPT-5 be generally available in Sweden Central?", "live-facts"),
+    ("How do I configure guardrails for an agent in AWS Bedrock?", "other-cloud"),
+    ("Which LLM tops the MMLU leaderboard this month?", "leaderboard"),
+])
+def test_requests_the_assistant_does_not_do_are_recognised(question, kind):
+    assert out_of_scope(question).kind == kind
+
+
+@pytest.mark.parametrize("question", [
+    "If Azure OpenAI is down, how should our chat app degrade gracefully?",
+    "How should we retry when the model API returns 429?",
+    "PTU or pay-as-you-go for a steady production load?",
+    "How do we write prompts as versioned configuration?",
+])
+def test_guidance_questions_that_sound_close_are_not_declined(question):
+    assert out_of_scope(question) is None
+
+
+def test_the_assistant_declines_with_what_it_does_not_do_and_nearby_topics(assistant):
+    answer = assistant.ask("Write me a Terraform module that deploys Azure OpenAI with managed identity")
+    assert answer.refused and not answer.citations
+    assert answer.text.startswith("I don't write code, templates or queries")
+    assert answer.suggestions and answer.text.count("Nearby topics") == 1
+
+
+def test_abbreviations_reach_the_guidance_they_stand_for(assistant):
+    answer = assistant.ask("PTU vs PAYG?")
+    assert not answer.refused
+    assert any("ptu" in c.url.lower() or "provisioned" in c.passage.lower() for c in answer.citations)
+
+
+def test_each_part_of_a_two_part_question_gets_guidance(assistant):
+    answer = assistant.ask(
+        "Our model endpoint runs in one region. How do we fail over to another region when it goes down? "
+        "Also, how do we stop storing API keys for it?"
+    )
+    assert not answer.refused
+    assert {"reliability", "security"} <= set(answer.pillars)
+
+
+def test_follow_up_questions_never_ask_about_a_bare_qualifier():
+    assert question_for("For AI workloads") == ""
+    assert question_for("For AI workloads", "Optimize environment costs") == (
+        "How do I optimize environment costs for AI workloads?"
+    )
