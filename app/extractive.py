@@ -2,6 +2,7 @@
 by pillar, each followed by its citation marker. No LLM, no network."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,15 @@ from core.text import split_sentences
 from index.retriever import ScoredChunk
 
 NEAR_DUPLICATE = 0.88
+RECOMMENDATION_BONUS = 0.03
+_RECOMMENDS = re.compile(
+    r"^(?:for [^,]{0,60}, |when [^,]{0,60}, |if [^,]{0,60}, )?(?:use|apply|set|configure|enable|disable|retry|wait|"
+    r"keep|avoid|prefer|consider|design|plan|add|run|monitor|limit|cap|route|deploy|choose|store|encrypt|test|build|"
+    r"implement|define|track|isolate|separate|protect|review|validate|automate|scale|cache|log|measure|version|"
+    r"document|establish|ensure|give|put|treat|place|spread|replicate|back up|rotate|restrict|assign|require)\b"
+    r"|\b(?:should|must|recommend\w*|make sure)\b",
+    re.IGNORECASE,
+)
 MAX_PER_CHUNK = 3
 
 
@@ -48,6 +58,8 @@ class ExtractiveAnswerer:
         vectors = self._sentence_vectors(hits, candidates)
         # Sentences from higher-ranked chunks win ties: the chunk's own rank is evidence too.
         rank_bonus = np.array([0.05 / (1 + hits.index(hit)) for _, hit in candidates])
+        # A sentence that recommends something answers "how should we..." better than one that describes.
+        rank_bonus += np.array([RECOMMENDATION_BONUS * bool(_RECOMMENDS.search(sentence)) for sentence, _ in candidates])
         targets = part_vectors if part_vectors is not None and len(part_vectors) > 1 else [query_vector]
         relevance = [vectors @ target for target in targets]
         orders = [list(np.argsort(-(r + rank_bonus))) for r in relevance]

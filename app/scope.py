@@ -1,70 +1,110 @@
 """Requests the assistant does not do, whatever guidance is nearby: writing code or templates, live prices,
-quotas, release dates or service status, other clouds' products, model leaderboards, personal investment.
+quotas, limits, release dates or service status, other clouds' products, model leaderboards, personal requests.
 
 A question can sit close to the guidance ("write a Polly policy that honours RetryAfter for Cosmos DB" is next to
-the retry guidance) and still ask for something guidance cannot give. Each kind has a transparent pattern and
-one sentence that says what the assistant does not do and where to look instead.
+the retry guidance) and still ask for something guidance cannot give. Each kind has transparent patterns for the
+request, patterns that exempt a guidance question using the same words ("migrating from AWS to Azure: what
+should we revisit?", "instead of leaderboards, how do we evaluate models?"), and one sentence that says what the
+assistant does not do and where to look instead.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-_ASK_TO_WRITE = (
-    r"\b(?:write|generate|give me|create|produce|show me|draft|convert|translate|build me|code up|author|"
-    r"provide|paste|can you (?:write|generate|create|give|provide))\b"
+_REQUEST = (
+    r"(?:write|generate|give me|create|produce|show me|draft|convert|translate|build me|code up|author|provide|"
+    r"paste|share|i need|we need|need an?|can (?:you|u)|could you|pls|please|what'?s the)"
 )
 _ARTIFACT = (
-    r"\b(?:code|snippet|script|bicep|terraform|arm template|pulumi|helm chart|yaml|json template|kql|sql query|"
-    r"python|c#|csharp|typescript|javascript|powershell|bash|cli commands?|polly policy|function|class|module|"
-    r"sdk sample|notebook)\b"
+    r"(?:code|snippet|script|bicep|terraform|arm template|pulumi|helm chart|yaml|xml|json|template|kql|sql query|"
+    r"python|c#|csharp|typescript|javascript|powershell|bash|cli commands?|polly policy|dockerfile|"
+    r"github actions|workflow file|pipeline yaml|policy definition|sdk sample|notebook|function app code)"
 )
 
-KINDS: dict[str, tuple[re.Pattern, str]] = {
-    "code": (
-        re.compile(
-            rf"{_ASK_TO_WRITE}[^.?!]{{0,80}}{_ARTIFACT}|\b(?:bicep|terraform|pulumi|arm) (?:template|module|code|file)s?\b"
-            r"|\b(?:sample|example|working) (?:code|template|script|query|yaml)\b",
-            re.IGNORECASE,
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    asks: re.Pattern
+    message: str
+    unless: re.Pattern | None = None
+
+
+def _pattern(*alternatives: str) -> re.Pattern:
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+KINDS = [
+    Kind(
+        "code",
+        _pattern(
+            rf"\b{_REQUEST}\b[^.?!]{{0,90}}\b{_ARTIFACT}\b",
+            rf"\b{_ARTIFACT}\b[^.?!]{{0,100}}\b(?:can (?:you|u) write|write it|for me)\b",
+            r"\b(?:an?|the)\s+(?:[\w-]+\s+){0,4}(?:kql query|helm chart|xml|json|yaml|bicep file|terraform module|"
+            r"policy definition|dockerfile|script)\s+(?:that|which|to|for)\b",
+            r"\b(?:bicep|terraform|pulumi|arm) (?:template|module|code|file)s? (?:for|that|to)\b",
+            r"\b(?:sample|example|working) (?:code|template|script|query|yaml)\b",
         ),
         "I don't write code, templates or queries; I answer from Well-Architected guidance. For samples, see the "
         "Azure SDK documentation, Azure Quickstart Templates and Azure Verified Modules.",
+        unless=_pattern(r"\b(?:as a practice|practices?|should we|when to|whether to|trade-?offs?|versus|vs\.?)\b"),
     ),
-    "live-facts": (
-        re.compile(
-            r"\b(?:current|today'?s?|right now|this (?:week|month|quarter)|latest|live|exact|hourly)\b[^.?!]{0,60}"
-            r"\b(?:price|pricing|cost per|charge|quota|tpm limit|rate limit|status|outage)\b"
-            r"|\b(?:down|outage|degraded)\b[^.?!]{0,40}\bright now\b|\bhaving an outage\b"
-            r"|\bprice per (?:1k|1,000|thousand|million) tokens\b|\b(?:guaranteed sla|sla (?:percentage|figure))\b"
-            r"|\bdefault (?:tpm|rpm|quota|rate limit)s?\b|\bhow many (?:ptus?|tokens per minute|tpm)\b[^.?!]{0,40}\b(?:get|have|allowed)\b"
-            r"|\b(?:increase|raise) (?:my|our) quota\b|\bservice health\b[^.?!]{0,30}\b(?:now|today)\b"
-            r"|\bwhen will\b[^.?!]{0,60}\b(?:be )?(?:available|released|generally available|ga)\b"
-            r"|\bhow much does\b[^.?!]{0,60}\b(?:charge|cost)\b[^.?!]{0,40}\b(?:per|an hour|hourly|for ml\.)",
-            re.IGNORECASE,
+    Kind(
+        "live-facts",
+        _pattern(
+            r"\b(?:current|currently|today'?s?|right now|this (?:week|month|quarter)|latest|live|exact|hourly)\b"
+            r"[^.?!]{0,60}\b(?:price|pricing|cost per|charge|quota|tpm limit|rate limit|status|outage|capacity)\b",
+            r"\b(?:down|outage|degraded|incident)\b[^.?!]{0,40}\b(?:right now|today|this morning)\b",
+            r"\bhaving an outage\b",
+            r"\b(?:price|cost) per (?:1k|1,000|thousand|million|ptu|token|hour)\b",
+            r"\b(?:guaranteed sla|sla (?:percentage|figure|number))\b|\bwhat(?:'s| is) the sla\b",
+            r"\bdefault\b[^.?!]{0,30}\b(?:quota|limit|tpm|rpm|tokens[- ]per[- ]minute)\b",
+            r"\bhow many\b[^.?!]{0,60}\b(?:can (?:i|we) (?:create|have|get|deploy)|allowed|do (?:i|we) get)\b",
+            r"\b(?:max(?:imum)?|limits?)\b[^.?!]{0,40}\b(?:s1|s2|s3|basic|standard|premium) (?:tier|sku)\b",
+            r"\b(?:s1|s2|s3|basic|standard|premium) (?:ai search )?(?:tier|sku)\b[^.?!]{0,40}\b(?:max|limits?|how many)\b",
+            r"\b(?:increase|raise) (?:my|our) quota\b",
+            r"\bwhen (?:does|did|will|is)\b[^.?!]{0,70}\b(?:retir\w*|deprecat\w*|ga|generally available|released?|"
+            r"launch\w*|available)\b",
+            r"\b(?:which|what) regions?\b[^.?!]{0,50}\b(?:currently|right now|today|have capacity|available for)\b",
+            r"\bhow much does\b[^.?!]{0,60}\b(?:charge|cost)\b[^.?!]{0,40}\b(?:per|an hour|hourly|for ml\.)",
         ),
-        "I don't have live prices, quotas, SLA figures, release dates or service status. See the Azure pricing "
-        "calculator, the quota pages of the Azure portal, the Service Level Agreements page, Azure updates and "
-        "Azure Service Health.",
+        "I don't have live prices, quotas, limits, SLA figures, release or retirement dates, or service status. "
+        "See the Azure pricing calculator, the service limits and quota pages, the Service Level Agreements page, "
+        "Azure updates and Azure Service Health.",
+        unless=_pattern(r"\b(?:plan(?:ning)? for|design for|how should we (?:handle|plan|design|degrade))\b"),
     ),
-    "other-cloud": (
-        re.compile(r"\b(?:aws|amazon|bedrock|sagemaker|gcp|google cloud|vertex ai|model garden)\b", re.IGNORECASE),
+    Kind(
+        "other-cloud",
+        _pattern(r"\b(?:aws|amazon|bedrock|sagemaker|gcp|google cloud|vertex ai|model garden|gemini)\b"),
         "I answer for Azure with the Well-Architected Framework; for other clouds see their own architecture "
         "frameworks and product documentation.",
+        unless=_pattern(r"\b(?:to|on|into) azure\b|\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b"),
     ),
-    "leaderboard": (
-        re.compile(r"\b(?:mmlu|lmarena|leaderboards?|benchmark scores?|tops? the|on top of the)\b", re.IGNORECASE),
+    Kind(
+        "leaderboard",
+        _pattern(
+            r"\b(?:which|what|who)\b[^.?!]{0,60}\b(?:leaderboards?|mmlu|lmarena|benchmark scores?)\b",
+            r"\b(?:leaderboards?|mmlu|lmarena)\b[^.?!]{0,60}\b(?:which|who|tops?|ranks?|best|highest)\b",
+            r"\b(?:tops?|on top of|ranks? (?:first|highest))\b[^.?!]{0,40}\b(?:leaderboards?|mmlu|lmarena|benchmarks?)\b",
+            r"\brank\b[^?!]{0,80}\b(?:by|on) (?:mmlu|lmarena|benchmark|leaderboard)",
+        ),
         "I don't rank models on benchmarks; the guidance says to evaluate candidate models on your own data and "
         "workload. For published scores, see the model catalog's benchmarks.",
+        unless=_pattern(r"\b(?:instead of|rather than|beyond|not just)\b[^.?!]{0,40}\b(?:leaderboards?|benchmarks?)\b"),
     ),
-    "not-architecture": (
-        re.compile(r"\b(?:poem|recipe|weather forecast|joke|song lyrics|world cup|football|horoscope)\b", re.IGNORECASE),
+    Kind(
+        "not-architecture",
+        _pattern(
+            r"\b(?:poem|recipe|weather forecast|joke|song lyrics|world cup|football|horoscope|cover letter|study plan)\b",
+            r"\bplan (?:a|my|our) (?:\d+[- ]day )?(?:trip|vacation|holiday)\b|\bpass the [\w-]+ exam\b",
+            r"\btranslate\b[^.?!]{0,80}\binto (?:german|french|spanish|japanese|chinese|italian|dutch|portuguese|"
+            r"korean|arabic|hindi)\b",
+            r"\b(?:stocks?|shares|invest(?:ing|ment)?)\b",
+        ),
         "I only answer questions about designing AI workloads on Azure with the Well-Architected Framework.",
     ),
-    "investment": (
-        re.compile(r"\b(?:stocks?|shares|invest(?:ing|ment)?|buy (?:nvda|msft|shares))\b", re.IGNORECASE),
-        "I don't give investment or personal advice; I answer questions about designing AI workloads on Azure.",
-    ),
-}
+]
 
 
 @dataclass(frozen=True)
@@ -75,7 +115,7 @@ class OutOfScope:
 
 def out_of_scope(question: str) -> OutOfScope | None:
     """The kind of request the assistant does not do, or None."""
-    for kind, (pattern, message) in KINDS.items():
-        if pattern.search(question):
-            return OutOfScope(kind, message)
+    for kind in KINDS:
+        if kind.asks.search(question) and not (kind.unless and kind.unless.search(question)):
+            return OutOfScope(kind.name, kind.message)
     return None
