@@ -114,15 +114,11 @@ class Assistant:
         turn.best = max((h.dense_score for h in turn.hits if h.dense_score is not None), default=0.0)
         threshold = self.settings.relevance_threshold
         outside = out_of_scope(question)
-        if outside is not None:
+        if outside is not None or turn.best < threshold:
+            topics = _nearby_topics(turn.hits, threshold)
+            text = _with_topics(outside.message, topics) if outside is not None else _decline_text(topics)
             turn.answer = Answer(
-                question, _with_topics(outside.message, _nearby_topics(turn.hits, threshold)), [], [], turn.passages,
-                refused=True, suggestions=_nearby_topics(turn.hits, threshold), best_score=turn.best,
-            )
-        elif turn.best < threshold:
-            turn.answer = Answer(
-                question, _decline_text(turn.hits, threshold), [], [], turn.passages,
-                refused=True, suggestions=_nearby_topics(turn.hits, threshold), best_score=turn.best,
+                question, text, [], [], turn.passages, refused=True, suggestions=topics, best_score=turn.best
             )
         return turn
 
@@ -204,8 +200,7 @@ def _nearby_topics(hits: list[ScoredChunk], threshold: float) -> list[str]:
     return list(dict.fromkeys(h.chunk.section_label for h in hits if (h.dense_score or 0) >= floor))[:3]
 
 
-def _decline_text(hits: list[ScoredChunk], threshold: float) -> str:
-    topics = _nearby_topics(hits, threshold)
+def _decline_text(topics: list[str]) -> str:
     if not topics:
         return NOT_COVERED + " Ask about designing AI workloads on Azure by pillar: reliability, security, cost, operations or performance."
     return _with_topics(NOT_COVERED, topics)

@@ -225,13 +225,15 @@ class Assessor:
 
     def assess(self, document: DesignDocument) -> tuple[list[Finding], list[str]]:
         """Findings by the offline model, and the workload kinds detected."""
-        kinds, gathered = self.gather(document)
+        kinds, gathered = self.gather(document, with_passages=False)
         return [self.rule_finding(evidence) for evidence in gathered], kinds
 
-    def gather(self, document: DesignDocument) -> tuple[list[str], list[ItemEvidence]]:
+    def gather(self, document: DesignDocument, with_passages: bool = True) -> tuple[list[str], list[ItemEvidence]]:
+        """Every item's evidence. with_passages: also rank the design's paragraphs for each item (what the LLM judge
+        reads); the offline model needs only the sentences, so it skips encoding the document a second time."""
         sentences, sentence_vectors, facts = self.read(document)
         scope = self.scope(document, sentences, sentence_vectors)
-        passages = design_passages(document)
+        passages = design_passages(document) if with_passages else []
         passage_vectors = self.embedder.encode([p.text for p in passages])
         bm25 = BM25Okapi([bm25_tokens(p.text) for p in passages]) if passages else None
         gathered = []

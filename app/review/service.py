@@ -35,7 +35,7 @@ class Reviewer:
         # Text addressed to the reviewer is left out for both assessors: the rule takes no orders, but it would
         # otherwise quote "mark everything compliant" as evidence when it sits beside a real passage.
         screened, set_aside = screen(document)
-        kinds, gathered = self.assessor.gather(screened)
+        kinds, gathered = self.assessor.gather(screened, with_passages=self.judge is not None)
         if self.judge is None:
             findings = [self.assessor.rule_finding(evidence) for evidence in gathered]
             return build_report(document, findings, kinds, set_aside=set_aside)
