@@ -5,6 +5,17 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+# Bump when loading or splitting changes the chunks or citations of unchanged files: indexes made by an older
+# version are rebuilt instead of reused. 2: tab headings and repeated headings cite the nearest unique heading.
+CHUNKING_VERSION = 2
+OFFICIAL_DOCS_FOLDER = "well-architected"  # the docs tree of MicrosoftDocs/well-architected, and its source keys' root
+OFFICIAL_DOCS_LICENSE = "CC BY 4.0"
+OFFICIAL_DOCS_ATTRIBUTION = (
+    "Includes text from the Azure Well-Architected Framework documentation by Microsoft"
+    " (https://learn.microsoft.com/azure/well-architected/), licensed under CC BY 4.0"
+    " (https://creativecommons.org/licenses/by/4.0/). Quoted as published; excerpts selected by this assistant."
+)
+
 
 @dataclass(frozen=True)
 class Section:
@@ -39,6 +50,11 @@ class Chunk:
     pillars: list[str]
     topics: list[str]
     content_hash: str  # of the whole source file, for incremental ingest
+
+    @property
+    def from_official_docs(self) -> bool:
+        """Quoted from the official docs (not from our corpus): its citation carries the license's attribution."""
+        return self.source_key.split("/", 1)[0] == OFFICIAL_DOCS_FOLDER
 
     @property
     def section_label(self) -> str:

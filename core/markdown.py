@@ -39,6 +39,18 @@ def split_headings(body: str, title: str) -> list[tuple[tuple[str, ...], str]]:
     return sections
 
 
+def heading_titles(body: str) -> list[str]:
+    """Every heading's visible text, in order (not inside code fences)."""
+    titles, in_fence = [], False
+    for line in body.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            titles.append(heading_text(match.group(2)))
+    return titles
+
+
 def first_h1(body: str) -> str:
     for line in body.split("\n"):
         match = _HEADING.match(line)

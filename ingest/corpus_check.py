@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 
 from core.slug import LEARN_BASE, anchor_slug
+from ingest.docfx import TAB_HEADING
+from ingest.docs_sync import moved_pages
 
 PILLARS = ("reliability", "security", "cost-optimization", "operational-excellence", "performance-efficiency")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
@@ -67,12 +69,14 @@ def page_anchors(docs_root: Path, url: str) -> set[str] | None:
     for candidate in (docs_root / f"{page}.md", docs_root / page / "index.md"):
         if candidate.is_file():
             text = candidate.read_text(encoding="utf-8", errors="replace")
-            return {anchor_slug(h) for h in _HEADING.findall(text)} | set(_EXPLICIT_ANCHOR.findall(text))
+            headings = [h for h in _HEADING.findall(text) if not TAB_HEADING.match(f"# {h}")]
+            return {anchor_slug(h) for h in headings} | set(_EXPLICIT_ANCHOR.findall(text))
     return None
 
 
 def check_corpus(corpus: Path, docs_root: Path | None) -> CheckReport:
     report = CheckReport()
+    moved = moved_pages(docs_root.parent) if docs_root is not None else {}
     for path in sorted(corpus.rglob("*.md")):
         report.files += 1
         name = path.relative_to(corpus)
@@ -87,7 +91,10 @@ def check_corpus(corpus: Path, docs_root: Path | None) -> CheckReport:
         for url in cited_urls(meta):
             anchors = page_anchors(docs_root, str(url))
             anchor = str(url).split("#", 1)[1] if "#" in str(url) else ""
-            if anchors is None:
+            page = str(url).split("#", 1)[0].rstrip("/")
+            if anchors is None and page in moved:
+                report.problems.append(f"{name}: cited page moved to {moved[page]}: {url}")
+            elif anchors is None:
                 report.problems.append(f"{name}: cited page does not exist: {url}")
             elif anchor and anchor not in anchors:
                 report.problems.append(f"{name}: cited anchor #{anchor} not on page: {url}")

@@ -2,6 +2,8 @@
 
 Drops `:::image` blocks and layout directives, keeps callout text (`> [!NOTE]` becomes "Note:"),
 inlines `[!INCLUDE]` files when they can be found (else drops the marker), and reduces links to their text.
+Tab headings (`### [Title](#tab/x)`) stay headings, for context; `tab_titles` names them so that citations
+skip them (the site gives tabs no anchor).
 """
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ import html
 import re
 from pathlib import Path
 
+from core.slug import heading_text
+
 _COMPLEX_IMAGE = re.compile(r':::image\s+type="complex".*?:::image-end:::', re.DOTALL)
 _IMAGE = re.compile(r":::image\b.*?:::", re.DOTALL)
-_LAYOUT = re.compile(r"^\s*:::[a-z-]+(?:-end)?:::\s*$|^\s*:::(?:row|column|zone|moniker)\b.*$", re.MULTILINE)
+_LAYOUT = re.compile(r"^\s*:::[a-z-]+(?:-end)?:::\s*$|^\s*:::\s*(?:row|column|zone|moniker)\b.*$", re.MULTILINE)
 _INCLUDE = re.compile(r"\[!INCLUDE\s*\[[^\]]*\]\(([^)]+)\)\]", re.IGNORECASE)
 _CALLOUT = re.compile(r"^\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*$", re.IGNORECASE)
 _DROPPED_DIRECTIVE = re.compile(r"^\[!(div|VIDEO)\b.*$", re.IGNORECASE)
@@ -20,6 +24,8 @@ _LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
 _HTML_TAG = re.compile(r"</?(?:a|br|b|i|em|strong|sup|sub|span|div|p)\b[^>]*>", re.IGNORECASE)
 _TAB_SEPARATOR = re.compile(r"^---\s*$", re.MULTILINE)
 _CHECKBOX = re.compile("[\u2610\u2611\u2612]")
+# `### [Title](#tab/name)` starts a tab of a tabbed block: a heading in the source, not an anchor on the site.
+TAB_HEADING = re.compile(r"^#{1,6}\s+\[(.+)\]\(#tab/[^)]*\)\s*$", re.MULTILINE)
 _MAX_INCLUDE_DEPTH = 3
 
 
@@ -35,6 +41,11 @@ def clean_docfx(text: str, base_dir: Path | None = None, _depth: int = 0) -> str
     text = _TAB_SEPARATOR.sub("", text)
     text = _CHECKBOX.sub("", html.unescape(text)).replace("\u00a0", " ")
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def tab_titles(text: str) -> set[str]:
+    """The visible titles of a page's tab headings: sections under them cite the nearest real heading."""
+    return {heading_text(clean_docfx(title).strip()) for title in TAB_HEADING.findall(text)}
 
 
 def _inline_includes(text: str, base_dir: Path | None, depth: int) -> str:

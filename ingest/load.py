@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,9 @@ from pathlib import Path
 import yaml
 
 from core.documents import LoadedDocument, Section
-from core.markdown import docx_markdown, first_h1, split_headings
+from core.markdown import docx_markdown, first_h1, heading_titles, split_headings
 from core.slug import LEARN_BASE, anchor_slug, learn_url
-from ingest.docfx import clean_docfx
+from ingest.docfx import clean_docfx, tab_titles
 
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".pdf", ".docx"}
 SKIPPED_NAMES = {"readme.md", "toc.md", "license.md", "thirdpartynotices.md"}
@@ -85,14 +86,19 @@ def _read_text(path: Path) -> str:
 def _load_markdown(source: SourceFile, digest: str) -> LoadedDocument:
     raw = _read_text(source.path)
     meta, body = split_front_matter(raw, source.path)
+    body_tabs = tab_titles(body)
     body = clean_docfx(body, source.path.parent)
+    slugs = Counter(anchor_slug(h) for h in heading_titles(body))
+    # A tab heading has no anchor on the site; a repeated heading ("Workload design checklist" under each pillar)
+    # has only numbered ones: both cite the nearest heading above them that is unique.
+    unanchored = body_tabs | {h for h in heading_titles(body) if slugs[anchor_slug(h)] > 1}
     title = str(meta.get("title") or first_h1(body) or source.path.stem.replace("-", " ")).strip()
     source_url = str(meta.get("source_url") or "")
     page_url = source_url or official_page_url(source) or source.path.as_uri()
     # A file of ours cites the official section named in its front matter; an official page cites each heading.
     cite_by_heading = not source_url and page_url.startswith(LEARN_BASE)
     sections = [
-        Section(heading_path=path, text=text, url=_section_url(page_url, path, cite_by_heading))
+        Section(heading_path=path, text=text, url=_section_url(page_url, path, cite_by_heading, unanchored))
         for path, text in split_headings(body, title)
     ]
     return LoadedDocument(
@@ -129,10 +135,12 @@ def official_page_url(source: SourceFile) -> str:
     return learn_url("/".join(parts[at + 1:]))
 
 
-def _section_url(page_url: str, heading_path: tuple[str, ...], cite_by_heading: bool) -> str:
-    if not cite_by_heading or len(heading_path) < 2:
+def _section_url(page_url: str, heading_path: tuple[str, ...], cite_by_heading: bool, unanchored: set[str]) -> str:
+    """The anchor of the deepest heading that has a unique one on the site."""
+    anchored = [h for h in heading_path[1:] if h not in unanchored]
+    if not cite_by_heading or not anchored:
         return page_url
-    return f"{page_url.split('#', 1)[0]}#{anchor_slug(heading_path[-1])}"
+    return f"{page_url.split('#', 1)[0]}#{anchor_slug(anchored[-1])}"
 
 
 def _as_list(value: object) -> list[str]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from core import __version__
-from core.documents import Chunk, SentenceVectors
+from core.documents import CHUNKING_VERSION, Chunk, SentenceVectors
 from core.embeddings import SentenceEmbedder
 from index.backend import IndexBackend, IndexedFile, IndexWriter, IngestBatch
 from index.errors import IndexMissing, IndexProblem
@@ -32,6 +32,8 @@ class FaissWriter(IndexWriter):
             if manifest is None or manifest.get("embedding_model") != settings.embedding_model:
                 return None
             if manifest.get("chunking", {}).get("overlap_tokens") != settings.chunk_overlap_tokens:
+                return None
+            if manifest["chunking"].get("version", 1) != CHUNKING_VERSION:
                 return None
             if settings.chunk_max_tokens and manifest["chunking"].get("max_tokens") != settings.chunk_max_tokens:
                 return None
@@ -68,7 +70,11 @@ class FaissWriter(IndexWriter):
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "embedding_model": self.settings.embedding_model,
             "embedding_dimension": embedder.dimension,
-            "chunking": {"max_tokens": batch.max_tokens(), "overlap_tokens": self.settings.chunk_overlap_tokens},
+            "chunking": {
+                "max_tokens": batch.max_tokens(),
+                "overlap_tokens": self.settings.chunk_overlap_tokens,
+                "version": CHUNKING_VERSION,
+            },
             "sentences": self.settings.precompute_sentences,
             "roots": batch.roots,
             "files": batch.files,
