@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from core.documents import Chunk
+from core.documents import OFFICIAL_DOCS_ATTRIBUTION, OFFICIAL_DOCS_LICENSE, Chunk
 from index.retriever import ScoredChunk
 
 
@@ -35,14 +35,19 @@ class Citation:
     pillars: list[str]
     chunk_id: str
     passage: str
+    official_docs: bool = False  # quoted from the official docs: the source line names their license
 
     @property
     def source_line(self) -> str:
-        return f"[{self.number}] {self.section} — {self.url}"
+        license = f" (Microsoft Learn, {OFFICIAL_DOCS_LICENSE})" if self.official_docs else ""
+        return f"[{self.number}] {self.section} — {self.url}{license}"
 
     @classmethod
     def from_chunk(cls, number: int, chunk: Chunk) -> Citation:
-        return cls(number, chunk.title, chunk.section_label, chunk.url, list(chunk.pillars), chunk.chunk_id, chunk.text)
+        return cls(
+            number, chunk.title, chunk.section_label, chunk.url, list(chunk.pillars), chunk.chunk_id, chunk.text,
+            chunk.from_official_docs,
+        )
 
 
 @dataclass
@@ -70,7 +75,10 @@ class Answer:
         """The numbered source list, as plain text ("" when nothing is cited)."""
         if not self.citations:
             return ""
-        return "Sources\n" + "\n".join(c.source_line for c in self.citations)
+        lines = ["Sources", *(c.source_line for c in self.citations)]
+        if any(c.official_docs for c in self.citations):
+            lines.append(OFFICIAL_DOCS_ATTRIBUTION)
+        return "\n".join(lines)
 
     def display_text(self) -> str:
         """The body followed by its sources: what the CLI prints and the evaluation reads."""

@@ -11,7 +11,7 @@ from core.embeddings import ModelLoadError
 from core.offline import apply_offline_defaults
 from core.settings import get_settings
 from index.errors import IndexProblem
-from ingest.cli import EXIT_BAD_INPUT, add_ingest_arguments, run_ingest_command
+from ingest.cli import EXIT_BAD_INPUT, add_docs_arguments, add_ingest_arguments, run_docs_command, run_ingest_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", help="build or update the index from guidance files")
     add_ingest_arguments(ingest)
+
+    docs = commands.add_parser("docs", help="the official WAF docs as a second source (`docs sync`)")
+    add_docs_arguments(docs)
 
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question")
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if args.command == "ingest":
         return run_ingest_command(args)
+    if args.command == "docs":
+        return run_docs_command(args)
     try:
         if args.command == "info":
             return _info()

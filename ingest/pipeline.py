@@ -79,7 +79,7 @@ def run_ingest(
 ) -> IngestSummary:
     started = time.perf_counter()
     backend = backend or index_backend(settings)
-    roots = paths or list(settings.corpus_paths)
+    roots = paths or settings.guidance_paths()
     sources = collect_sources(roots)
     hashes = {s.key: file_hash(s.path) for s in sources}
     writer = backend.open_writer(rebuild)

@@ -4,12 +4,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import streamlit as st
 
 from app.answer import Answer
 from app.conversation.followups import question_for
 from app.ui import resources
+from core.documents import OFFICIAL_DOCS_ATTRIBUTION, OFFICIAL_DOCS_FOLDER, OFFICIAL_DOCS_LICENSE
 from core.pillars import PILLAR_NAMES
 from index.errors import IndexProblem
 
@@ -57,9 +59,12 @@ def render_answer(answer: dict, message_id: str) -> None:
     if answer.get("citations"):
         st.markdown("**Sources**")
         for citation in answer["citations"]:
-            st.markdown(f"[{citation['number']}] [{citation['section']}]({citation['url']})")
+            license = f" · Microsoft Learn, {OFFICIAL_DOCS_LICENSE}" if citation.get("official_docs") else ""
+            st.markdown(f"[{citation['number']}] [{citation['section']}]({citation['url']}){license}")
             with st.expander(f"Passage [{citation['number']}]"):
                 st.markdown(citation["passage"])
+        if any(c.get("official_docs") for c in answer["citations"]):
+            st.caption(OFFICIAL_DOCS_ATTRIBUTION)
     for i, question in enumerate(follow_up_questions(answer)):
         if st.button(question, key=f"follow-{message_id}-{i}"):
             st.session_state.pending_question = question
@@ -97,6 +102,8 @@ def sidebar() -> str | None:
     try:
         manifest = resources.assistant().index.manifest
         st.sidebar.caption(f"Index: {manifest.get('version')} ({manifest.get('chunk_count')} chunks)")
+        if any(Path(root).name == OFFICIAL_DOCS_FOLDER for root in manifest.get("roots", [])):
+            st.sidebar.caption(OFFICIAL_DOCS_ATTRIBUTION)
     except Exception:
         st.sidebar.caption("Index: not available")
     store = resources.feedback_store()
