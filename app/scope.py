@@ -18,8 +18,9 @@ _REQUEST = (
 )
 _ARTIFACT = (
     r"(?:code|snippet|script|bicep|terraform|arm template|pulumi|helm chart|yaml|xml|json|template|kql|sql query|"
-    r"python|c#|csharp|typescript|javascript|powershell|bash|cli commands?|polly policy|dockerfile|"
-    r"github actions|workflow file|pipeline yaml|policy definition|sdk sample|notebook|function app code)"
+    r"t-?sql|regex|regular expression|appsettings|config(?:uration)? file|manifest|dockerfile|"
+    r"python|c#|csharp|typescript|javascript|powershell|bash|(?:az |azure )?cli commands?|polly policy|"
+    r"github actions|workflow file|pipeline yaml|yaml pipeline|policy definition|sdk sample|notebook|function app code)"
 )
 
 
@@ -45,10 +46,15 @@ KINDS = [
             r"policy definition|dockerfile|script)\s+(?:that|which|to|for)\b",
             r"\b(?:bicep|terraform|pulumi|arm) (?:template|module|code|file)s? (?:for|that|to)\b",
             r"\b(?:sample|example|working) (?:code|template|script|query|yaml)\b",
+            r"^\W*(?:an? |the |some )?(?:[\w.#-]+ ){0,2}(?:bicep|terraform|arm|pulumi|powershell|bash|python|kql|"
+            r"t-?sql|helm|yaml|dockerfile|regex|script|snippet|code)\b[^.?!]{0,25}\b(?:for|to|that)\b",
         ),
         "I don't write code, templates or queries; I answer from Well-Architected guidance. For samples, see the "
         "Azure SDK documentation, Azure Quickstart Templates and Azure Verified Modules.",
-        unless=_pattern(r"\b(?:as a practice|practices?|should we|when to|whether to|trade-?offs?|versus|vs\.?)\b"),
+        unless=_pattern(
+            r"\b(?:as a practice|practices?|should we|when to|whether to|trade-?offs?|versus|vs\.?)\b",
+            r"\bis it (?:ok|okay|fine|safe|wise|acceptable|a good idea)\b",
+        ),
     ),
     Kind(
         "live-facts",
@@ -56,7 +62,20 @@ KINDS = [
             r"\b(?:current|currently|today'?s?|right now|this (?:week|month|quarter)|latest|live|exact|hourly)\b"
             r"[^.?!]{0,60}\b(?:price|pricing|cost per|charge|quota|tpm limit|rate limit|status|outage|capacity)\b",
             r"\b(?:down|outage|degraded|incident)\b[^.?!]{0,40}\b(?:right now|today|this morning)\b",
-            r"\bhaving an outage\b",
+            r"\bhaving an outage\b|\b(?:ongoing|current) (?:outage|incident)\b",
+            r"\b(?:right now|rn|at the moment|as of (?:today|now|this \w+)|this (?:week|month|quarter)|today|yet)\b"
+            r"[^.?!]{0,80}\b(?:prices?|pricing|costs?|quotas?|limits?|tpm|rpm|status|outage|available|availability|"
+            r"regions?|release|retire\w*|scores?|number of|ptus?)\b",
+            r"\b(?:prices?|pricing|quotas?|limits?|tpm|rpm|status|outage|generally available|available|availability|"
+            r"support(?:ed|s)?|released?|retire\w*|scores?|number of|ptus?)\b[^.?!]{0,80}\b(?:right now|rn|at the moment|"
+            r"as of (?:today|now|this \w+)|this (?:week|month|quarter)|today|yet)\b",
+            r"\b(?:announced|exact|need the)\b[^.?!]{0,40}\b(?:release|retirement|deprecation|ga|availability)? ?dates?\b",
+            r"\bwhat(?:'s| is| are) the (?:current |exact )?(?:rpm|tpm|max(?:imum)?|minimum)\b[^.?!]{0,25}"
+            r"\b(?:limit|number|quota|allowed)\b",
+            r"\bstatus of\b[^.?!]{0,50}\b(?:in|region|rn|now|today)\b",
+            r"\b(?:in|on|for) (?:my|our) (?:subscription|tenant)'?s?\b[^.?!]{0,40}\b(?:quotas?|limits?|left|remaining)\b",
+            r"\b(?:quotas?|limits?|cores|capacity)\b[^.?!]{0,20}\b(?:left|remaining)\b[^.?!]{0,30}\b(?:my|our)\b",
+            r"\bcurrently (?:offered|available|supported|in preview|ga)\b",
             r"\b(?:price|cost) per (?:1k|1,000|thousand|million|ptu|token|hour)\b",
             r"\b(?:guaranteed sla|sla (?:percentage|figure|number))\b|\bwhat(?:'s| is) the sla\b",
             r"\bdefault\b[^.?!]{0,30}\b(?:quota|limit|tpm|rpm|tokens[- ]per[- ]minute)\b",
@@ -64,7 +83,7 @@ KINDS = [
             r"\b(?:max(?:imum)?|limits?)\b[^.?!]{0,40}\b(?:s1|s2|s3|basic|standard|premium) (?:tier|sku)\b",
             r"\b(?:s1|s2|s3|basic|standard|premium) (?:ai search )?(?:tier|sku)\b[^.?!]{0,40}\b(?:max|limits?|how many)\b",
             r"\b(?:increase|raise) (?:my|our) quota\b",
-            r"\bwhen (?:does|did|will|is)\b[^.?!]{0,70}\b(?:retir\w*|deprecat\w*|ga|generally available|released?|"
+            r"\bwhen (?:exactly )?(?:does|did|will|is|are)\b[^.?!]{0,70}\b(?:retir\w*|deprecat\w*|ga|generally available|released?|"
             r"launch\w*|available)\b",
             r"\b(?:which|what) regions?\b[^.?!]{0,50}\b(?:currently|right now|today|have capacity|available for)\b",
             r"\bhow much does\b[^.?!]{0,60}\b(?:charge|cost)\b[^.?!]{0,40}\b(?:per|an hour|hourly|for ml\.)",
@@ -72,14 +91,24 @@ KINDS = [
         "I don't have live prices, quotas, limits, SLA figures, release or retirement dates, or service status. "
         "See the Azure pricing calculator, the service limits and quota pages, the Service Level Agreements page, "
         "Azure updates and Azure Service Health.",
-        unless=_pattern(r"\b(?:plan(?:ning)? for|design for|how should we (?:handle|plan|design|degrade))\b"),
+        unless=_pattern(
+            r"\b(?:plan(?:ning)? for|design for|how should we (?:handle|plan|design|degrade))\b",
+            r"\b(?:how do we|how should we|should we|guidance on|what should)\b",
+        ),
     ),
     Kind(
         "other-cloud",
-        _pattern(r"\b(?:aws|amazon|bedrock|sagemaker|gcp|google cloud|vertex ai|model garden|gemini)\b"),
+        _pattern(
+            r"\b(?:aws|amazon|bedrock|sagemaker|gcp|google cloud|vertex ai|model garden|gemini|bigquery|"
+            r"oracle cloud|oci|aws lambda|alibaba cloud)\b"
+        ),
         "I answer for Azure with the Well-Architected Framework; for other clouds see their own architecture "
         "frameworks and product documentation.",
-        unless=_pattern(r"\b(?:to|on|into) azure\b|\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b"),
+        unless=_pattern(
+            r"\b(?:migrat\w*|mov\w*|port\w*|switch\w*)\b[^.?!]{0,50}\b(?:to|into|onto) azure\b",
+            r"\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b",
+            r"\bhow should we (?:govern|design|handle|secure|manage)\b",
+        ),
     ),
     Kind(
         "leaderboard",
@@ -87,7 +116,12 @@ KINDS = [
             r"\b(?:which|what|who)\b[^.?!]{0,60}\b(?:leaderboards?|mmlu|lmarena|benchmark scores?)\b",
             r"\b(?:leaderboards?|mmlu|lmarena)\b[^.?!]{0,60}\b(?:which|who|tops?|ranks?|best|highest)\b",
             r"\b(?:tops?|on top of|ranks? (?:first|highest))\b[^.?!]{0,40}\b(?:leaderboards?|mmlu|lmarena|benchmarks?)\b",
-            r"\brank\b[^?!]{0,80}\b(?:by|on) (?:mmlu|lmarena|benchmark|leaderboard)",
+            r"\brank\b[^?!]{0,80}\b(?:by|on) (?:\w+ )?(?:mmlu|lmarena|benchmark|leaderboard)",
+            r"\b(?:humaneval|swe-?bench|gsm8k|mteb|chatbot arena|hellaswag|mmlu|lmarena)\b[^.?!]{0,60}"
+            r"\b(?:scores?|ranks?|rankings?|best|top|highest|leads?|wins?)\b",
+            r"\b(?:humaneval|swe-?bench|gsm8k|hellaswag)\b",  # named benchmarks: only asked about for their scores
+            r"\b(?:best|better|top|highest|leads?|wins?)\b[^.?!]{0,60}\b(?:humaneval|swe-?bench|gsm8k|mteb|"
+            r"chatbot arena|hellaswag|mmlu|lmarena)\b",
         ),
         "I don't rank models on benchmarks; the guidance says to evaluate candidate models on your own data and "
         "workload. For published scores, see the model catalog's benchmarks.",
@@ -101,6 +135,14 @@ KINDS = [
             r"\btranslate\b[^.?!]{0,80}\binto (?:german|french|spanish|japanese|chinese|italian|dutch|portuguese|"
             r"korean|arabic|hindi)\b",
             r"\b(?:stocks?|shares|invest(?:ing|ment)?)\b",
+            r"\b(?:blog post|newsletter|press release|linkedin post|tweet)\b",
+            r"\b(?:draft|write) (?:an? |the )?(?:e-?mail|letter|memo)\b|\bask(?:ing)? for a (?:raise|promotion)\b",
+            r"\bsummari[sz]e (?:these|this|the|our|my) (?:notes|meeting|call|transcript|thread)\b",
+            r"\b(?:their|his|her) performance review\b|\bperformance reviews? (?:of|for) (?:my|our) (?:team|staff)\b",
+            r"\b(?:review|approve|merge) (?:my |our |the |this )?(?:pr|pull request)\b|\bpr #?\d+\b",
+            r"\b(?:fix|debug) (?:this|my|the) (?:error|exception|stack ?trace|traceback)\b|\bstack ?trace\b",
+            r"\b(?:legal advice|sue|lawsuit|fines? (?:would|will|could) (?:we|i) (?:get|face|pay))\b",
+            r"\bhow (?:big|large|much) (?:a |of a )?(?:gdpr )?fine\b",
         ),
         "I only answer questions about designing AI workloads on Azure with the Well-Architected Framework.",
     ),
