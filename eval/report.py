@@ -85,6 +85,22 @@ def render_markdown(report: dict) -> str:
             rows = [["overall", result["overall"]["questions"], *[result["overall"].get(k, "") for k in names]]]
             rows += [[style, v["questions"], *[v.get(k, "") for k in names]] for style, v in result["per_style"].items()]
             parts.append(_table(["style", "questions", *names], rows))
+    official = report.get("official_docs") or {}
+    if "skipped" in official:
+        parts += ["", "## Blind questions over the official docs", "", f"Skipped: {official['skipped']}."]
+    elif official:
+        names = ("page_hit@5", "page_mrr@10", "section_hit@5")
+        parts += ["", "## Blind questions over the official docs", "",
+                  f"Index of {official['docs']} ({official['chunks']} chunks) beside a naive langchain RAG over the"
+                  " same files (1000/200 character splitter, the same model, FAISS top-k, page URLs only).", ""]
+        rows = []
+        for split in ("dev", "test"):
+            if split in official:
+                result = official[split]
+                rows.append([f"{split}: this assistant", *[result["overall"].get(k, "") for k in names],
+                             result["overall"].get("answered", ""), result["overall"].get("declined", "")])
+                rows.append([f"{split}: naive", *[result["naive"][k] for k in names], "", ""])
+        parts.append(_table(["split / system", *names, "answered", "declined"], rows))
     worst = sorted(
         (q for q in report["questions"] if q["answerable"]),
         key=lambda q: (q["page"].get("mrr@10", 0), q["anchor"].get("mrr@10", 0), q["key_facts"]),

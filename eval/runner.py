@@ -10,7 +10,7 @@ from pathlib import Path
 from app.assistant import Assistant
 from eval.golden import GoldenQuestion
 from eval.metrics import key_fact_coverage, refusal_correct, retrieval_scores
-from ingest.load import discover, split_front_matter
+from ingest.load import discover, official_page_url, split_front_matter
 
 RETRIEVAL_DEPTH = 10
 
@@ -142,7 +142,7 @@ def naive_baseline(assistant: Assistant, corpus_paths: list[Path]):
             meta, body = split_front_matter(source.path.read_text(encoding="utf-8"), source.path)
             for piece in splitter.split_text(body):
                 texts.append(piece)
-                metadatas.append({"url": str(meta.get("source_url") or source.path.as_uri())})
+                metadatas.append({"url": str(meta.get("source_url") or official_page_url(source) or source.path.as_uri())})
     return FAISS.from_texts(
         texts, assistant.index.embedder, metadatas=metadatas, distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT
     )
