@@ -99,6 +99,7 @@ class Assistant:
             turn.timings["rewrite_ms"] = (time.perf_counter() - turn.started) * 1000
         retrieving = time.perf_counter()
         understood = understand(turn.standalone, load_glossary(self.settings.glossary_path))
+        turn.expanded = understood.expanded
         texts = [understood.expanded, *understood.parts] if len(understood.parts) > 1 else [understood.expanded]
         vectors = self.index.embedder.encode(texts)
         turn.query_vector, turn.part_vectors = vectors[0], list(vectors[1:]) or [vectors[0]]
@@ -135,7 +136,9 @@ class Assistant:
 
     def _extractive(self, turn: _Turn) -> Answer:
         chosen = time.perf_counter()
-        quotes = self.answerer.select(turn.query_vector, turn.hits, turn.pillar_key, turn.part_vectors)
+        quotes = self.answerer.select(
+            turn.query_vector, turn.hits, turn.pillar_key, turn.part_vectors, question=turn.expanded
+        )
         turn.timings["select_ms"] = (time.perf_counter() - chosen) * 1000
         citations = _citations(quotes)
         text = render(quotes, {c.url: c.number for c in citations})
@@ -164,6 +167,7 @@ class _Turn:
     started: float
     query_vector: Any = None
     part_vectors: list = field(default_factory=list)  # one per ask of a multi-part question
+    expanded: str = ""  # the question with its abbreviations spelled out
     hits: list[ScoredChunk] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     best: float = 0.0

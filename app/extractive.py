@@ -9,8 +9,8 @@ import numpy as np
 
 from core.documents import SentenceVectors
 from core.embeddings import SentenceEmbedder
-from core.pillars import PILLAR_NAMES
-from core.text import split_sentences
+from core.pillars import PILLAR_NAMES, sentence_pillar
+from core.text import bm25_tokens, split_sentences
 from index.retriever import ScoredChunk
 
 NEAR_DUPLICATE = 0.88
@@ -24,6 +24,16 @@ _RECOMMENDS = re.compile(
     re.IGNORECASE,
 )
 MAX_PER_CHUNK = 3
+# A sentence that opens by pointing back ("This keeps ...") means little when quoted without its predecessor.
+ANAPHORA_PENALTY = 0.05
+_ANAPHORIC = re.compile(r"^(?:this|that|these|those|it|they|such|then|also|however|otherwise)\b", re.IGNORECASE)
+# A sentence that repeats the question's distinctive words ("429", "partition key") is more likely the answer
+# than one that only shares its topic; words every question about AI on Azure uses do not count.
+LEXICAL_BONUS = 0.1
+_GENERIC = frozenset(
+    "azure openai ai workload workloads use using used how what which should would could can need needs best way "
+    "guidance waf recommend recommended recommendation good right make sure handle deal approach".split()
+)
 
 
 @dataclass
@@ -49,7 +59,7 @@ class ExtractiveAnswerer:
 
     def select(
         self, query_vector: np.ndarray, hits: list[ScoredChunk], pillar: str | None = None,
-        part_vectors: list[np.ndarray] | None = None,
+        part_vectors: list[np.ndarray] | None = None, question: str = "",
     ) -> list[Quote]:
         """The sentences that best answer the question; with several asks, each ask's best sentences in turn."""
         candidates = [(sentence, hit) for hit in hits for sentence in split_sentences(hit.chunk.text)]
@@ -60,6 +70,13 @@ class ExtractiveAnswerer:
         rank_bonus = np.array([0.05 / (1 + hits.index(hit)) for _, hit in candidates])
         # A sentence that recommends something answers "how should we..." better than one that describes.
         rank_bonus += np.array([RECOMMENDATION_BONUS * bool(_RECOMMENDS.search(sentence)) for sentence, _ in candidates])
+        rank_bonus -= np.array([ANAPHORA_PENALTY * bool(_ANAPHORIC.match(sentence)) for sentence, _ in candidates])
+        distinctive = set(bm25_tokens(question)) - _GENERIC
+        if distinctive:
+            rank_bonus += np.array([
+                LEXICAL_BONUS * len(distinctive & set(bm25_tokens(sentence))) / len(distinctive)
+                for sentence, _ in candidates
+            ])
         targets = part_vectors if part_vectors is not None and len(part_vectors) > 1 else [query_vector]
         relevance = [vectors @ target for target in targets]
         orders = [list(np.argsort(-(r + rank_bonus))) for r in relevance]
@@ -83,7 +100,7 @@ class ExtractiveAnswerer:
             chosen = [int(orders[0][0])]
             scores[chosen[0]] = float(relevance[0][chosen[0]])
         return [
-            Quote(candidates[i][0], candidates[i][1], scores[i], pillar or _primary_pillar(candidates[i][1]))
+            Quote(candidates[i][0], candidates[i][1], scores[i], pillar or sentence_pillar(candidates[i][0], candidates[i][1].chunk.pillars))
             for i in chosen
         ]
 
@@ -106,10 +123,6 @@ class ExtractiveAnswerer:
             if sum(len(s) for s in stored) == len(candidates):
                 return np.vstack(stored)
         return self.embedder.encode([sentence for sentence, _ in candidates])
-
-
-def _primary_pillar(hit: ScoredChunk) -> str:
-    return hit.chunk.pillars[0] if hit.chunk.pillars else "operational-excellence"
 
 
 def render(quotes: list[Quote], numbers: dict[str, int]) -> str:

@@ -70,6 +70,22 @@ def classify_pillars(text: str, max_pillars: int = 2) -> list[str]:
     return [p for c, p in ranked[:max_pillars] if c >= max(2, best * 0.6) or c == best]
 
 
+def sentence_pillar(sentence: str, chunk_pillars: list[str]) -> str:
+    """The pillar one quoted sentence concerns: the chunk's pillar its keywords favour, or another pillar when the
+    sentence plainly concerns it (two keyword hits or more) and none of the chunk's."""
+    fallback = chunk_pillars[0] if chunk_pillars else "operational-excellence"
+    counts = {pillar: len(pattern.findall(sentence)) for pillar, pattern in _PATTERNS.items()}
+    best = max(counts.values())
+    if best == 0:
+        return fallback
+    own = [p for p in chunk_pillars if counts.get(p, 0) == best]
+    if own:
+        return own[0]
+    if best >= 2 and not any(counts.get(p, 0) for p in chunk_pillars):
+        return max(PILLARS, key=lambda p: counts[p])
+    return max(chunk_pillars, key=lambda p: counts.get(p, 0)) if chunk_pillars else fallback
+
+
 def tag_pillars(
     front_matter: list[str], relative_path: str, heading_path: list[str] | tuple[str, ...], text: str
 ) -> list[str]:

@@ -84,3 +84,20 @@ def test_a_citation_shared_by_several_chunks_holds_every_quoted_passage(assistan
     citations = _citations([Quote("a", first, 0.9, "security"), Quote("b", second, 0.8, "security")])
     assert len(citations) == 1
     assert first.chunk.text in citations[0].passage and second.chunk.text in citations[0].passage
+
+
+def test_sentences_with_the_questions_own_words_win_and_dangling_ones_lose(embedder):
+    from app.extractive import ExtractiveAnswerer
+    from core.documents import Chunk
+    from index.retriever import ScoredChunk
+
+    # Alone, the model ranks the first sentence higher (0.47 against 0.40 to the question).
+    text = (
+        "This keeps the experience smooth for Azure OpenAI callers during surges. "
+        "Honour the retry-after-ms header of a 429 response before retrying."
+    )
+    chunk = Chunk("c1", "corpus/x.md", "Throttling", ["Throttling"], "https://x#y", text, text, ["reliability"], [], "h")
+    answerer = ExtractiveAnswerer(embedder, max_sentences=1, min_sentence_score=0.0)
+    question = "how to handle 429 errors from azure openai"
+    quotes = answerer.select(embedder.encode([question])[0], [ScoredChunk(chunk, 0.6, 1.0, 0)], question=question)
+    assert quotes[0].sentence.startswith("Honour the retry-after-ms header")
