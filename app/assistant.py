@@ -1,6 +1,7 @@
 """retrieve -> answer -> cite: the one entry point the CLI, the UI and the evaluation call."""
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import Any
 from app.answer import Answer, Citation, Passage
 from app.extractive import ExtractiveAnswerer, Quote, render
 from app.question import load_glossary, understand
-from app.scope import out_of_scope
+from app.scope import RequestModel, decide_scope
 from core.embeddings import SentenceEmbedder
 from core.pillars import PILLAR_NAMES, normalize_pillar
 from core.settings import Settings
@@ -19,6 +20,9 @@ from index.retriever import GuidanceRetriever, ScoredChunk
 NOT_COVERED = (
     "The Well-Architected guidance I hold does not cover this question, so I will not guess an answer."
 )
+
+
+log = logging.getLogger(__name__)
 
 
 class UnknownPillar(ValueError):
@@ -32,6 +36,7 @@ class Assistant:
     retriever: GuidanceRetriever
     answerer: ExtractiveAnswerer
     generator: Any = None  # app.llm.generate.GenerativeAnswerer when WAF_LLM_BACKEND is not extractive
+    request_model: RequestModel | None = None  # declines requests for what the assistant does not do
 
     @classmethod
     def open(cls, settings: Settings, embedder: SentenceEmbedder | None = None) -> Assistant:
@@ -46,7 +51,12 @@ class Assistant:
             from app.llm.generate import from_settings
 
             generator = from_settings(settings, embedder, index.stored.sentences)
-        return cls(settings, index, retriever, answerer, generator)
+        request_model = RequestModel.load(settings.scope_model_path)
+        if request_model is not None and request_model.embedding_model != settings.embedding_model:
+            log.warning("request classifier fit for %s, not %s: scope patterns only (refit with python -m "
+                        "eval.fit_scope_model)", request_model.embedding_model, settings.embedding_model)
+            request_model = None
+        return cls(settings, index, retriever, answerer, generator, request_model)
 
     def ask(self, question: str, pillar: str | None = None, history: list | None = None) -> Answer:
         """history: earlier turns (Answer objects, (question, answer) pairs or role dicts) for follow-ups."""
@@ -114,7 +124,7 @@ class Assistant:
         turn.passages = [Passage.from_hit(hit) for hit in turn.hits]
         turn.best = max((h.dense_score for h in turn.hits if h.dense_score is not None), default=0.0)
         threshold = self.settings.relevance_threshold
-        outside = out_of_scope(question)
+        outside = decide_scope(question, turn.query_vector, self.request_model)
         if outside is not None or turn.best < threshold:
             topics = _nearby_topics(turn.hits, threshold)
             text = _with_topics(outside.message, topics) if outside is not None else _decline_text(topics)

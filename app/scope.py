@@ -1,6 +1,10 @@
 """Requests the assistant does not do, whatever guidance is nearby: writing code or templates, live prices,
 quotas, limits, release dates or service status, other clouds' products, model leaderboards, personal requests.
 
+Two signals decide: the transparent patterns below (which also name the kind of request, for the reply), and a
+small logistic regression over the question's embedding (`RequestModel`, fit on the dev question sets only by
+`python -m eval.fit_scope_model`), which catches phrasings no pattern foresaw.
+
 A question can sit close to the guidance ("write a Polly policy that honours RetryAfter for Cosmos DB" is next to
 the retry guidance) and still ask for something guidance cannot give. Each kind has transparent patterns for the
 request, patterns that exempt a guidance question using the same words ("migrating from AWS to Azure: what
@@ -9,8 +13,12 @@ assistant does not do and where to look instead.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 _REQUEST = (
     r"(?:write|generate|give me|create|produce|show me|draft|convert|translate|build me|code up|author|provide|"
@@ -63,7 +71,7 @@ KINDS = [
             r"[^.?!]{0,60}\b(?:price|pricing|cost per|charge|quota|tpm limit|rate limit|status|outage|capacity)\b",
             r"\b(?:down|outage|degraded|incident)\b[^.?!]{0,40}\b(?:right now|today|this morning)\b",
             r"\bhaving an outage\b|\b(?:ongoing|current) (?:outage|incident)\b",
-            r"\b(?:right now|rn|at the moment|as of (?:today|now|this \w+)|this (?:week|month|quarter)|today|yet)\b"
+            r"\b(?:right now|rn|at the moment|as of (?:today|now|this \w+)|this (?:week|month|quarter))\b"
             r"[^.?!]{0,80}\b(?:prices?|pricing|costs?|quotas?|limits?|tpm|rpm|status|outage|available|availability|"
             r"regions?|release|retire\w*|scores?|number of|ptus?)\b",
             r"\b(?:prices?|pricing|quotas?|limits?|tpm|rpm|status|outage|generally available|available|availability|"
@@ -108,6 +116,7 @@ KINDS = [
             r"\b(?:migrat\w*|mov\w*|port\w*|switch\w*)\b[^.?!]{0,50}\b(?:to|into|onto) azure\b",
             r"\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b",
             r"\bhow should we (?:govern|design|handle|secure|manage)\b",
+            r"\bwhat should (?:a|an|the|our|we)\b|\bshould (?:the|our) (?:orchestrator|gateway|app|design)\b",
         ),
     ),
     Kind(
@@ -160,4 +169,45 @@ def out_of_scope(question: str) -> OutOfScope | None:
     for kind in KINDS:
         if kind.asks.search(question) and not (kind.unless and kind.unless.search(question)):
             return OutOfScope(kind.name, kind.message)
+    return None
+
+
+GENERIC_DECLINE = (
+    "This reads as a request for something I don't do: writing or fixing code, templates and queries, live "
+    "prices, quotas, limits or service status, other clouds' products, model rankings, or tasks outside "
+    "architecture guidance. I answer design questions from the Well-Architected guidance."
+)
+
+
+@dataclass(frozen=True)
+class RequestModel:
+    """P(the question asks for something the assistant does not do), from the question's embedding."""
+
+    embedding_model: str
+    weights: np.ndarray
+    bias: float
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path) -> RequestModel | None:
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data["embedding_model"], np.asarray(data["weights"], np.float32), float(data["bias"]),
+                   float(data["threshold"]))
+
+    def probability(self, question_vector: np.ndarray) -> float:
+        return float(1.0 / (1.0 + np.exp(-(float(self.weights @ question_vector) + self.bias))))
+
+    def declines(self, question_vector: np.ndarray) -> bool:
+        return self.probability(question_vector) >= self.threshold
+
+
+def decide_scope(question: str, question_vector: np.ndarray | None, model: RequestModel | None) -> OutOfScope | None:
+    """The patterns first (they name the kind); then the model, for requests phrased in ways no pattern has."""
+    named = out_of_scope(question)
+    if named is not None:
+        return named
+    if model is not None and question_vector is not None and model.declines(question_vector):
+        return OutOfScope("request", GENERIC_DECLINE)
     return None

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "corpus" / "glossary" / "abbreviations.yaml",
         description="abbreviations spelled out before retrieval (AOAI, PTU, PAYG, APIM...)",
     )
+    scope_model_path: Path = Field(
+        PROJECT_ROOT / "corpus" / "scope" / "request-model.json",
+        description="the request classifier that declines what the assistant does not do (`python -m"
+        " eval.fit_scope_model`, dev question sets only); used when it was fit for `WAF_EMBEDDING_MODEL`",
+    )
     checklist_path: Path = Field(
         PROJECT_ROOT / "corpus" / "checklist" / "review-checklist.yaml", description="the design review checklist"
     )

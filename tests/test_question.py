@@ -96,3 +96,39 @@ def test_follow_up_questions_never_ask_about_a_bare_qualifier():
     assert question_for("For AI workloads", "Optimize environment costs") == (
         "How do I optimize environment costs for AI workloads?"
     )
+
+
+@pytest.fixture(scope="module")
+def request_model():
+    from app.scope import RequestModel
+    from core.settings import Settings
+
+    model = RequestModel.load(Settings(_env_file=None).scope_model_path)
+    assert model is not None, "corpus/scope/request-model.json is missing: python -m eval.fit_scope_model"
+    return model
+
+
+@pytest.mark.parametrize("request_text", [
+    "I'd love a ready-made Helm values file for running vLLM on our AKS GPU pool.",
+    "send over the KQL I can paste into Log Analytics for token usage by deployment",
+    "what is the going rate for a PTU in West Europe these days?",
+    "is the AOAI service up in UK South at this moment, everything is timing out",
+])
+def test_the_request_model_declines_phrasings_no_pattern_foresaw(request_text, request_model, embedder):
+    from app.scope import decide_scope
+
+    assert out_of_scope(request_text) is None  # the patterns miss these
+    decision = decide_scope(request_text, embedder.encode([request_text])[0], request_model)
+    assert decision is not None and decision.kind == "request"
+
+
+@pytest.mark.parametrize("question", [
+    "How should we design retries and backoff for Azure OpenAI calls?",
+    "What should we monitor for a RAG workload in production?",
+    "How do we keep PTU costs under control for a chat workload?",
+    "Should we put APIM in front of Azure OpenAI as an AI gateway?",
+])
+def test_the_request_model_leaves_design_questions_alone(question, request_model, embedder):
+    from app.scope import decide_scope
+
+    assert decide_scope(question, embedder.encode([question])[0], request_model) is None
