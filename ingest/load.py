@@ -18,11 +18,7 @@ from ingest.docfx import clean_docfx, tab_titles
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".pdf", ".docx"}
 SKIPPED_NAMES = {"readme.md", "toc.md", "license.md", "thirdpartynotices.md"}
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
-# Link lists at the end of official pages: nothing in them answers a question, yet they match many.
-_NAVIGATION_HEADING = re.compile(
-    r"^(?:next steps?|related (?:links?|content|resources|guidance)|community (?:links|resources)|see also|learn more)$",
-    re.IGNORECASE,
-)
+
 
 
 class UnreadableFile(Exception):
@@ -105,7 +101,6 @@ def _load_markdown(source: SourceFile, digest: str) -> LoadedDocument:
     sections = [
         Section(heading_path=path, text=text, url=_section_url(page_url, path, cite_by_heading, unanchored))
         for path, text in split_headings(body, title)
-        if not any(_NAVIGATION_HEADING.match(heading) for heading in path[1:])
     ]
     return LoadedDocument(
         source_key=source.key,

@@ -48,10 +48,6 @@ Training jobs read checkpoints from a queue so an interrupted run resumes where 
 ::: zone pivot="portal"
 Open the queue blade and turn on dead-lettering for poison messages.
 ::: zone-end
-
-## Next steps
-
-- Read more about queues.
 """
 
 PAGE_TWO = """---
@@ -114,7 +110,6 @@ def test_tab_and_repeated_headings_cite_the_nearest_heading_the_site_anchors(tmp
     assert url_of["jobs"] == base + "#workload-composition"  # a tab heading has no anchor of its own
     assert url_of["the"] == base  # zone pivot text is kept; its tab sits right under the page title
     assert not any("#tab" in s.url or "training-workload" in s.url for s in document.sections)
-    assert "Read" not in url_of  # link lists at the end of a page are not indexed
 
 
 def test_sync_clones_ingests_beside_the_corpus_and_answers_cite_the_docs_with_their_license(
