@@ -45,6 +45,18 @@ def test_chat_answers_with_numbered_sources_badges_and_passages(app_env):
     assert "Embedding model: packaged:all-MiniLM-L6-v2" in sidebar and "Index:" in sidebar
 
 
+def test_sources_quoted_from_the_official_docs_show_their_license(app_env):
+    from core.documents import OFFICIAL_DOCS_ATTRIBUTION
+
+    at = AppTest.from_file(APP).run(timeout=TIMEOUT)
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert OFFICIAL_DOCS_ATTRIBUTION in sidebar  # the fixture index holds an official docs tree
+    ask(at, "How do we protect the inference endpoint behind a gateway with managed identities?")
+    text = " ".join(m.value for m in at.markdown)
+    assert "ai/sample-inference#protect-the-inference-endpoint) · Microsoft Learn, CC BY 4.0" in text
+    assert any(c.value == OFFICIAL_DOCS_ATTRIBUTION for c in at.main.caption)  # under the sources
+
+
 def test_follow_up_button_asks_the_next_question_and_new_chat_clears(app_env):
     at = ask(AppTest.from_file(APP).run(timeout=TIMEOUT), "How do we roll out new model versions safely?")
     follow_ups = [b for b in at.button if b.key and b.key.startswith("follow-")]
