@@ -51,7 +51,7 @@ class Assistant:
             from app.llm.generate import from_settings
 
             generator = from_settings(settings, embedder, index.stored.sentences)
-        request_model = RequestModel.load(settings.scope_model_path)
+        request_model = RequestModel.load(settings.scope_model_path) if settings.scope_classifier else None
         if request_model is not None and request_model.embedding_model != settings.embedding_model:
             log.warning("request classifier fit for %s, not %s: scope patterns only (refit with python -m "
                         "eval.fit_scope_model)", request_model.embedding_model, settings.embedding_model)

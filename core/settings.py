@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "corpus" / "glossary" / "abbreviations.yaml",
         description="abbreviations spelled out before retrieval (AOAI, PTU, PAYG, APIM...)",
     )
+    scope_classifier: bool = Field(
+        False,
+        description="also decline what the request classifier flags (experimental: on a held-out dev set it raised"
+        " declines from 0.57 to 0.83, but it still scores some short 'How do I ...?' guidance questions near its"
+        " threshold; see docs/evaluation.md)",
+    )
     scope_model_path: Path = Field(
         PROJECT_ROOT / "corpus" / "scope" / "request-model.json",
         description="the request classifier that declines what the assistant does not do (`python -m"

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from core.documents import CHUNKING_VERSION
 from index.faiss.store import ModelMismatch, load_index, read_manifest
 from ingest.pipeline import IngestInputError, run_ingest
 from tests.conftest import make_settings
@@ -16,7 +17,9 @@ def test_build_writes_faiss_chunks_and_manifest(corpus_index):
     assert stored.vectors.ntotal == len(stored.chunks) == manifest["chunk_count"] > 14
     assert manifest["embedding_model"] == corpus_index.embedding_model
     assert manifest["embedding_dimension"] == stored.vectors.d == 384
-    assert manifest["chunking"] == {"max_tokens": 254, "overlap_tokens": corpus_index.chunk_overlap_tokens}
+    assert manifest["chunking"] == {
+        "max_tokens": 254, "overlap_tokens": corpus_index.chunk_overlap_tokens, "version": CHUNKING_VERSION
+    }
     assert "corpus/security/content-safety.md" in manifest["files"]
     assert all(len(f["hash"]) == 64 for f in manifest["files"].values())
     assert not list(stored.path.rglob("*.pkl")) and not list(stored.path.rglob("*.pickle"))

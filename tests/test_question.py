@@ -132,3 +132,14 @@ def test_the_request_model_leaves_design_questions_alone(question, request_model
     from app.scope import decide_scope
 
     assert decide_scope(question, embedder.encode([question])[0], request_model) is None
+
+
+def test_the_assistant_uses_the_request_model_only_when_asked(corpus_index, embedder):
+    from app.assistant import Assistant
+
+    request = "I'd love a ready-made Helm values file for running vLLM on our AKS GPU pool."
+    off = Assistant.open(corpus_index, embedder)
+    on = Assistant.open(corpus_index.model_copy(update={"scope_classifier": True}), embedder)
+    assert off.request_model is None and on.request_model is not None
+    answer = on.ask(request)
+    assert answer.refused and answer.text.startswith("This reads as a request for something I don't do")
