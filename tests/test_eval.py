@@ -103,3 +103,27 @@ def test_review_metrics_count_raised_findings_against_labels():
         "labelled": 4, "precision": pytest.approx(1 / 3, abs=1e-4), "recall": 0.5, "missing_precision": 0.5,
         "status_accuracy": 0.25,
     }
+
+
+def test_a_skipped_section_is_not_gated_but_a_present_one_is():
+    from eval.__main__ import check_thresholds
+
+    thresholds = {"official_docs": {"test": {"overall": {"page_hit@5": 0.9}}}}
+    skipped = {"official_docs": {"skipped": "official docs not found"}}
+    assert check_thresholds(skipped, thresholds) == []
+    measured = {"official_docs": {"test": {"overall": {"page_hit@5": 0.8}}}}
+    assert check_thresholds(measured, thresholds) == ["official_docs.test.overall.page_hit@5: 0.8000 < 0.9"]
+
+
+def test_the_official_eval_says_skipped_without_the_docs(tmp_path):
+    from core.settings import Settings
+    from eval.official_eval import find_official_docs, official_metrics
+
+    settings = Settings(_env_file=None, docs_cache_dir=tmp_path / "none")
+    given = tmp_path / "docs" / "well-architected"
+    given.mkdir(parents=True)
+    assert find_official_docs(settings, given) == given  # an explicit --docs wins
+    assert find_official_docs(settings, tmp_path / "missing") == find_official_docs(settings)  # falls through
+    assert official_metrics(settings, None) == {
+        "skipped": "official docs not found: run `waf-assistant docs sync` or pass --docs"
+    }
