@@ -60,9 +60,13 @@ def pillars_from_headings(heading_path: list[str] | tuple[str, ...]) -> list[str
     return []
 
 
+def _keyword_counts(text: str) -> dict[str, int]:
+    return {pillar: len(pattern.findall(text)) for pillar, pattern in _PATTERNS.items()}
+
+
 def classify_pillars(text: str, max_pillars: int = 2) -> list[str]:
     """Pillars whose keywords are densest in the text; the strongest always, a second when nearly as strong."""
-    counts = {pillar: len(pattern.findall(text)) for pillar, pattern in _PATTERNS.items()}
+    counts = _keyword_counts(text)
     ranked = sorted((c, p) for p, c in counts.items() if c > 0)[::-1]
     if not ranked:
         return ["operational-excellence"]
@@ -74,7 +78,7 @@ def sentence_pillar(sentence: str, chunk_pillars: list[str]) -> str:
     """The pillar one quoted sentence concerns: the chunk's pillar its keywords favour, or another pillar when the
     sentence plainly concerns it (two keyword hits or more) and none of the chunk's."""
     fallback = chunk_pillars[0] if chunk_pillars else "operational-excellence"
-    counts = {pillar: len(pattern.findall(sentence)) for pillar, pattern in _PATTERNS.items()}
+    counts = _keyword_counts(sentence)
     best = max(counts.values())
     if best == 0:
         return fallback

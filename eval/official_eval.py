@@ -14,7 +14,6 @@ from pathlib import Path
 
 from core.settings import PROJECT_ROOT, Settings
 from eval.golden import GoldenQuestion, load_golden
-from eval.metrics import retrieval_scores
 
 SHARED_DOCS = PROJECT_ROOT.parent / "shared" / "waf-docs" / "well-architected"
 OFFICIAL_INDEX_DIR = PROJECT_ROOT / ".index-official"
@@ -34,16 +33,15 @@ def official_settings(settings: Settings, docs: Path) -> Settings:
 
 def naive_scores(naive, questions: list[GoldenQuestion]) -> dict:
     """Page hit@5, page MRR@10 and gold-section hit@5 of the naive store, on the answerable questions."""
+    from eval.runner import score_urls
+
     answerable = [q for q in questions if q.answerable]
-    rows = []
-    for q in answerable:
-        urls = [d.metadata["url"] for d in naive.similarity_search(q.question, k=DEPTH)]
-        rows.append((retrieval_scores(urls, q.gold_urls, page_only=True), retrieval_scores(urls, q.gold_urls)))
-    count = max(1, len(rows))
+    urls = [[d.metadata["url"] for d in naive.similarity_search(q.question, k=DEPTH)] for q in answerable]
+    scores = score_urls(urls, answerable)
     return {
-        "page_hit@5": round(sum(p["hit@5"] for p, _ in rows) / count, 4),
-        "page_mrr@10": round(sum(p["mrr@10"] for p, _ in rows) / count, 4),
-        "section_hit@5": round(sum(s["hit@5"] for _, s in rows) / count, 4),
+        "page_hit@5": round(scores["page"].get("hit@5", 0.0), 4),
+        "page_mrr@10": round(scores["page"].get("mrr@10", 0.0), 4),
+        "section_hit@5": round(scores["anchor"].get("hit@5", 0.0), 4),
     }
 
 

@@ -111,16 +111,16 @@ def ablation(assistant: Assistant, questions: list[GoldenQuestion], corpus_paths
     for mode in ("bm25", "dense", "hybrid"):
         # A copy of the assistant's own retriever (FAISS or Azure AI Search), in one mode.
         retriever = assistant.retriever.model_copy(update={"mode": mode, "top_k": RETRIEVAL_DEPTH})
-        table[mode] = _score_urls([[h.chunk.url for h in retriever.search(q.question)] for q in answerable], answerable)
+        table[mode] = score_urls([[h.chunk.url for h in retriever.search(q.question)] for q in answerable], answerable)
     naive = naive_baseline(assistant, corpus_paths)
-    table["naive-langchain"] = _score_urls(
+    table["naive-langchain"] = score_urls(
         [[d.metadata["url"] for d in naive.similarity_search(q.question, k=RETRIEVAL_DEPTH)] for q in answerable],
         answerable,
     )
     return table
 
 
-def _score_urls(url_lists: list[list[str]], questions: list[GoldenQuestion]) -> dict:
+def score_urls(url_lists: list[list[str]], questions: list[GoldenQuestion]) -> dict:
     return {
         "anchor": _average([retrieval_scores(urls, q.gold_urls) for urls, q in zip(url_lists, questions)]),
         "page": _average([retrieval_scores(urls, q.gold_urls, page_only=True) for urls, q in zip(url_lists, questions)]),

@@ -32,7 +32,6 @@ class SyncResult:
     previous_commit: str | None
     docs_dir: Path
     changed_files: list[str] = field(default_factory=list)
-    moved_pages: dict[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         if self.previous_commit == self.commit:
@@ -77,7 +76,7 @@ def sync_official_docs(repo: str, ref: str, cache_dir: Path) -> SyncResult:
     if previous and previous != commit:
         listed = _git(cache_dir, "diff", "--name-only", previous, commit, "--", OFFICIAL_DOCS_FOLDER, check=False)
         changed = [line for line in listed.splitlines() if line]
-    return SyncResult(repo, ref, commit, previous, docs_dir, changed, moved_pages(cache_dir))
+    return SyncResult(repo, ref, commit, previous, docs_dir, changed)
 
 
 def moved_pages(clone_dir: Path) -> dict[str, str]:

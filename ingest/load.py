@@ -89,10 +89,11 @@ def _load_markdown(source: SourceFile, digest: str) -> LoadedDocument:
     meta, body = split_front_matter(raw, source.path)
     body_tabs = tab_titles(body)
     body = clean_docfx(body, source.path.parent)
-    slugs = Counter(anchor_slug(h) for h in heading_titles(body))
+    headings = heading_titles(body)
+    slugs = Counter(anchor_slug(h) for h in headings)
     # A tab heading has no anchor on the site; a repeated heading ("Workload design checklist" under each pillar)
     # has only numbered ones: both cite the nearest heading above them that is unique.
-    unanchored = body_tabs | {h for h in heading_titles(body) if slugs[anchor_slug(h)] > 1}
+    unanchored = body_tabs | {h for h in headings if slugs[anchor_slug(h)] > 1}
     title = str(meta.get("title") or first_h1(body) or source.path.stem.replace("-", " ")).strip()
     source_url = str(meta.get("source_url") or "")
     page_url = source_url or official_page_url(source) or source.path.as_uri()
