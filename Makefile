@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CLI := $(VENV)/bin/waf-assistant
 DOCS ?= ../shared/waf-docs/well-architected
 
-.PHONY: install index run chat test test-fast lint browser eval bench check-corpus clean
+.PHONY: install index run chat test test-fast lint browser postgres eval bench check-corpus clean
 
 install: $(STAMP)
 
@@ -32,12 +32,17 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
-test: install browser
+# The review history's tests start a PostgreSQL server of their own; install Debian's when it is missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
+test: install browser postgres
 	$(PY) -m pytest
 
-# The fast lane (a minute or two): no browser, no subprocess start-ups, no Azure AI Search fake.
+# The fast lane (a minute or two): no browser, no subprocess start-ups, no Azure AI Search fake, no PostgreSQL.
 test-fast: install
-	$(PY) -m pytest -m "not browser and not slow and not azure"
+	$(PY) -m pytest -m "not browser and not slow and not azure and not postgres"
 
 lint: install
 	$(VENV)/bin/ruff check core index ingest app eval tests

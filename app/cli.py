@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from app.history.cli import add_history_arguments, add_review_history_arguments, run_history_command
+from app.history.errors import HistoryError
 from app.llm.resilience import AllBackendsFailed  # stdlib only: the default path stays light
 from core.embeddings import ModelLoadError
 from core.offline import apply_offline_defaults
@@ -43,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     review = commands.add_parser("review", help="review a design document (md, txt, pdf, docx) against the checklist")
     review.add_argument("file", type=Path)
-    review.add_argument("--format", choices=["md", "html", "json"], default="md")
+    review.add_argument(
+        "--format", choices=["md", "html", "json", "sarif", "csv"], default="md",
+        help="report (md, html, json), or the gaps alone: sarif (code scanning) or csv (Azure Boards import)",
+    )
     review.add_argument("--out", type=Path, help="write the report here instead of standard output")
     review.add_argument("--fail-under", type=int, metavar="N", help="exit 1 when the overall score is below N")
     review.add_argument(
@@ -57,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--assessor", choices=["auto", "rule", "llm"],
         help="who judges each item (default WAF_REVIEW_ASSESSOR, auto: the LLM when WAF_LLM_BACKEND is one)",
     )
+    add_review_history_arguments(review)
+
+    history = commands.add_parser("history", help="saved reviews per workload: list, show, compare, export")
+    add_history_arguments(history)
     return parser
 
 
@@ -72,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "docs":
         return run_docs_command(args)
     try:
+        if args.command == "history":
+            return run_history_command(args)
         if args.command == "info":
             return _info()
         if args.command == "ask":
@@ -81,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "usage":
             return _usage(args.days, args.json)
         return _chat(args.pillar)
+    except HistoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (IndexProblem, ModelLoadError, AllBackendsFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -184,12 +198,14 @@ def _stream_turn(assistant, question: str, pillar: str | None, history: list):
 
 
 def _review(args: argparse.Namespace) -> int:
+    from app.review.backlog import to_csv, to_sarif
     from app.review.overrides import apply_overrides, labelled_examples, load_overrides
     from app.review.report import to_html, to_markdown
     from app.review.service import Reviewer
 
     path, output_format, out, fail_under, assessor = args.file, args.format, args.out, args.fail_under, args.assessor
     overrides = load_overrides(args.overrides) if args.overrides else {}  # a bad file fails before the review runs
+    store, base = _history_for_review(args)  # likewise a bad workload, milestone or database
     settings = get_settings()
     if assessor:
         settings = settings.model_copy(update={"review_assessor": assessor})
@@ -208,8 +224,23 @@ def _review(args: argparse.Namespace) -> int:
         rows = labelled_examples(report)
         args.export_labels.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"{len(rows)} labelled example(s) written to {args.export_labels}", file=sys.stderr)
-    rendered = {"md": to_markdown, "html": to_html, "json": lambda r: r.to_json()}[output_format](report)
-    if out is None:
+    if store is not None and args.milestone:
+        saved = store.save(args.workload, args.milestone, report, _sha256(path), args.author or _os_user())
+        print(f"saved as milestone '{saved.milestone}' of workload '{saved.workload}'", file=sys.stderr)
+    rendered = {
+        "md": to_markdown, "html": to_html, "json": lambda r: r.to_json(), "sarif": lambda r: to_sarif(r, str(path)),
+        "csv": to_csv,
+    }[output_format](report)
+    if args.compare:
+        from app.history.cli import render_comparison
+        from app.history.compare import compare
+
+        head_label = args.milestone or f"this review of {path.name}"
+        comparison = compare(store.report(args.workload, base), report, base, head_label)
+        print(render_comparison(comparison, output_format if output_format in ("json", "html") else "md", args.workload, store))
+        if out is not None:
+            out.write_text(rendered, encoding="utf-8")
+    elif out is None:
         print(rendered)
     else:
         out.write_text(rendered, encoding="utf-8")
@@ -229,6 +260,50 @@ def _review(args: argparse.Namespace) -> int:
         print(f"score {report.scores.overall} is below --fail-under {fail_under}", file=sys.stderr)
         return 1
     return 0
+
+
+def _history_for_review(args: argparse.Namespace):
+    """(history store, milestone to compare with) when the review is saved or compared, after checking the options
+    make sense; (None, None) otherwise."""
+    if not (args.workload or args.milestone or args.compare):
+        return None, None
+    if not args.workload:
+        raise ValueError("--milestone and --compare need --workload NAME")
+    from app.history.cli import open_store
+    from app.history.store import MAX_MILESTONE, check_name
+
+    store = open_store()
+    if args.milestone:  # a label already used: say so before spending time on the review
+        label = check_name(args.milestone, "milestone", MAX_MILESTONE)
+        if any(m.milestone == label for m in _saved(store, args.workload)):
+            raise HistoryError(f"workload '{args.workload}' already has a milestone '{label}'; choose another label")
+    base = None
+    if args.compare:  # unknown workload or milestone: fail now, listing what exists
+        # This review is the newest, so "previous" is the latest saved one.
+        base = store.milestone(args.workload, "latest" if args.compare == "previous" else args.compare).milestone
+    return store, base
+
+
+def _saved(store, workload: str) -> list:
+    try:
+        return store.milestones(workload)
+    except HistoryError:  # a new workload
+        return []
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _info() -> int:

@@ -19,6 +19,7 @@ def app_env(monkeypatch, corpus_index, tmp_path):
     monkeypatch.setenv("WAF_CHECKLIST_PATH", str(FIXTURES / "checklist.yaml"))
     monkeypatch.setenv("WAF_REVIEW_STATEMENTS_PATH", str(FIXTURES / "review-statements.yaml"))
     monkeypatch.setenv("WAF_FEEDBACK_DB", str(tmp_path / "feedback.sqlite"))
+    monkeypatch.setenv("WAF_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     st.cache_resource.clear()
     yield tmp_path
@@ -112,13 +113,15 @@ def test_review_page_shows_scorecard_radar_findings_and_downloads(app_env):
     at.file_uploader[0].upload("design-rag.md", design, "text/markdown").run(timeout=TIMEOUT)
     assert not at.exception and not at.error
     assert at.metric[0].label == "Overall score" and at.metric[0].value.endswith("/ 100")
-    chart = at.get("image")
-    assert len(chart) == 1 and "Pillar scores" in str(chart[0].proto)
+    charts = at.get("image")  # the radar chart, and the severity-by-effort matrix
+    assert len(charts) == 2 and "Pillar scores" in str(charts[0].proto) and "Gaps by severity and effort" in str(charts[1].proto)
     table = at.dataframe[0].value
     assert set(table["Status"]) <= {"missing", "partial", "addressed"} and "REL-01" in set(table["Id"])
     assert all(0 < float(c) <= 1 for c in table["Confidence"])
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Download Markdown", "Download HTML", "Download JSON"]
+    gaps = sum(s in ("missing", "partial") for s in table["Status"])
+    assert labels == ["Download Markdown", "Download HTML", "Download JSON", f"Backlog CSV ({gaps} gaps, Azure Boards)",
+                      "Issue bodies (Markdown, zip)", "SARIF (code scanning)"]
     assert any(e.label.startswith("REL-01") for e in at.expander)
 
 
@@ -150,6 +153,29 @@ def test_the_architect_overrides_a_finding_and_the_score_follows(app_env):
     assert any("Overridden by you (the assessor said missing)" in i.value for i in at.info)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download 1 override(s) as labels" in labels
+
+
+def test_reviews_saved_as_milestones_show_on_the_workloads_page_with_chart_and_comparison(app_env):
+    at = open_review(AppTest.from_file(APP).run(timeout=TIMEOUT))
+    at.file_uploader[0].upload("design-rag.md", (FIXTURES / "design-rag.md").read_bytes(), "text/markdown")
+    at.run(timeout=TIMEOUT)
+    for milestone in ("M1 draft", "M2 after overrides"):
+        if milestone.startswith("M2"):  # the architect's decision is saved with the milestone
+            at.selectbox(key="override-status-REL-01").set_value("addressed").run(timeout=TIMEOUT)
+            at.button(key="override-apply-REL-01").click().run(timeout=TIMEOUT)
+        at.text_input(key="save-workload").set_value("claims-copilot")
+        at.text_input(key="save-milestone").set_value(milestone)
+        at.button[[b.label for b in at.button].index("Save review")].click().run(timeout=TIMEOUT)
+        assert any(f"Saved as milestone '{milestone}'" in s.value for s in at.success), [e.value for e in at.error]
+    at.button[[b.label for b in at.button].index("Save review")].click().run(timeout=TIMEOUT)  # the same label again
+    assert "already has a milestone 'M2 after overrides'" in at.error[0].value
+
+    at.sidebar.radio[0].set_value("Workloads").run(timeout=TIMEOUT)
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value["Milestone"]) == ["M1 draft", "M2 after overrides"]
+    assert at.get("vega_lite_chart")  # the scores across milestones
+    assert at.metric[0].label == "Overall score" and at.metric[0].delta.startswith("+")
+    assert any("REL-01" in m.value and "missing → addressed" in m.value for m in at.markdown)
 
 
 def test_a_bad_upload_is_a_friendly_message(app_env):

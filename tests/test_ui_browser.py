@@ -34,6 +34,7 @@ def server(corpus_index, tmp_path):
         "WAF_CHECKLIST_PATH": str(FIXTURES / "checklist.yaml"),
         "WAF_REVIEW_STATEMENTS_PATH": str(FIXTURES / "review-statements.yaml"),
         "WAF_FEEDBACK_DB": str(tmp_path / "feedback.sqlite"),
+        "WAF_DATA_DIR": str(tmp_path / "data"),
     }
     log = (tmp_path / "streamlit.log").open("w")
     process = subprocess.Popen(
@@ -77,7 +78,7 @@ def browser(request):
     driver.quit()
 
 
-def test_chat_and_review_in_a_real_browser(server, browser):
+def test_chat_and_review_in_a_real_browser(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ready
@@ -118,3 +119,25 @@ def test_chat_and_review_in_a_real_browser(server, browser):
     assert "REL-01" in browser.find_element(By.TAG_NAME, "body").text
     browser.save_screenshot(str(SCREENSHOTS / "review.png"))
     assert (SCREENSHOTS / "chat.png").stat().st_size > 10_000
+
+    # Save the review as a milestone; a second milestone (the architect marked REL-01 addressed) comes from another
+    # client of the same history; the Workloads page charts both and compares them.
+    for label, value in (("Workload", "claims-copilot"), ("Milestone", "M1 draft")):
+        field = browser.find_element(By.XPATH, f"//div[@data-testid='stTextInput'][.//p[text()='{label}']]//input")
+        field.send_keys(value)
+    browser.find_element(By.XPATH, "//button[.//p[text()='Save review']]").click()
+    wait.until(ready.presence_of_element_located((By.XPATH, "//*[contains(text(), \"Saved as milestone 'M1 draft'\")]")))
+    from app.history.store import HistoryStore
+    from app.review.overrides import apply_overrides
+
+    store = HistoryStore(f"sqlite:///{tmp_path / 'data' / 'history.sqlite'}")
+    fixed = apply_overrides(store.report("claims-copilot", "M1 draft"), {"REL-01": ("addressed", "second region added")})
+    store.save("claims-copilot", "M2 second region", fixed, "sha", "ben")
+
+    browser.find_element(By.XPATH, "//section[@data-testid='stSidebar']//label[.//p[text()='Workloads']]").click()
+    wait.until(ready.presence_of_element_located((By.XPATH, "//*[contains(text(), 'Compare two milestones')]")))
+    chart = wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, "[data-testid='stVegaLiteChart']")))
+    assert chart.size["width"] > 200 and chart.size["height"] > 100
+    wait.until(ready.presence_of_element_located((By.XPATH, "//*[contains(text(), 'Gaps closed (1)')]")))
+    assert "REL-01" in browser.find_element(By.TAG_NAME, "body").text
+    browser.save_screenshot(str(SCREENSHOTS / "workloads.png"))

@@ -61,6 +61,7 @@ class Evidence(BaseModel):
     quote: str = Field(description="passage of the design document")
     location: str = Field(description="section heading path or page it came from")
     similarity: float
+    line: int | None = Field(None, description="1-based line of the quote in a Markdown or text document")
 
 
 class GuidanceLink(BaseModel):
@@ -83,6 +84,11 @@ class Finding(BaseModel):
     title: str
     status: Status
     severity: Literal["high", "medium", "low"]
+    effort: Literal["low", "medium", "high"] = Field("medium", description="work to close the gap (from the checklist)")
+    horizon: Literal["now", "next quarter", "later", ""] = Field(
+        "", description="when to close the gap, from severity and effort; empty when it is not a gap"
+    )
+    horizon_reason: str = ""
     recommendation: str
     risk: str
     evidence: list[Evidence] = Field(default_factory=list, description="the design's sentences that decided it")
@@ -385,5 +391,5 @@ def _item_query(item: ChecklistItem) -> str:
 def _finding(item: ChecklistItem, status: str) -> Finding:
     return Finding(
         item_id=item.id, pillar=item.pillar, title=item.title, status=status, severity=item.severity,
-        recommendation=item.recommendation, risk=item.risk_if_missing,
+        effort=item.effort, recommendation=item.recommendation, risk=item.risk_if_missing,
     )

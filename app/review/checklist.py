@@ -22,6 +22,9 @@ class ChecklistItem(BaseModel):
     evidence: list[str] = Field(min_length=1)
     risk_if_missing: str
     severity: Literal["high", "medium", "low"]
+    effort: Literal["low", "medium", "high"] = Field(
+        description="work to close the gap: low a setting or short task, medium engineering work, high a project"
+    )
     applies_to: list[WorkloadKind] = Field(min_length=1)
     source_url: str
 

@@ -42,6 +42,7 @@ class DesignDocument:
     title: str
     sections: list[DesignSection]
     pages: int | None = None
+    source: str = ""  # the text as written, for Markdown and text files: where quotes are found by line
 
     @property
     def text(self) -> str:
@@ -117,17 +118,17 @@ def _markdown_sections(markdown: str, name: str) -> tuple[str, list[DesignSectio
 
 
 def _read_markdown(data: bytes, name: str, limits: Limits) -> DesignDocument:
-    text = _decode(data, name)
-    text = re.sub(r"\A---\s*\n.*?\n---\s*\n", "", text, flags=re.DOTALL)
+    source = _decode(data, name)
+    text = re.sub(r"\A---\s*\n.*?\n---\s*\n", "", source, flags=re.DOTALL)
     title, sections = _markdown_sections(text, name)
-    return DesignDocument(name, "markdown", title, sections)
+    return DesignDocument(name, "markdown", title, sections, source=source)
 
 
 def _read_text(data: bytes, name: str, limits: Limits) -> DesignDocument:
     text = _decode(data, name)
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     sections = [DesignSection(f"Paragraph {i}", p, f"paragraph {i}") for i, p in enumerate(paragraphs, 1)]
-    return DesignDocument(name, "text", Path(name).stem, sections)
+    return DesignDocument(name, "text", Path(name).stem, sections, source=text)
 
 
 def _read_pdf(data: bytes, name: str, limits: Limits) -> DesignDocument:

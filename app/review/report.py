@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field
 
 from app.review.assess import Finding
+from app.review.locate import with_lines
 from app.review.parse import DesignDocument
+from app.review.prioritize import matrix_svg, prioritized
 from app.review.score import FORMULA, pillar_scores, score, top_risks
 from app.review.screen import SetAside
 from core.pillars import REVIEW_AREA_NAMES
@@ -36,6 +38,8 @@ class RemediationStep(BaseModel):
     item_id: str
     pillar: str
     severity: str
+    effort: str = ""
+    horizon: str = Field("", description="now / next quarter / later, from severity and effort")
     action: str
     guidance_url: str
 
@@ -85,16 +89,17 @@ def build_report(
         set_aside=[SetAsideText(location=s.location, text=s.text, reason=s.reason) for s in set_aside],
         notes=list(notes),
         llm_usage=llm_usage or {},
-        **derived_from(findings),
+        **derived_from(with_lines(findings, document.source)),
     )
 
 
 def derived_from(findings: list[Finding]) -> dict:
-    """Everything in a report that follows from its findings: scores, top risks, remediation plan."""
+    """Everything in a report that follows from its findings: horizons, scores, top risks, remediation plan."""
+    findings = prioritized(findings)
     risks = top_risks(findings)
     plan = [
         RemediationStep(
-            priority=i, item_id=f.item_id, pillar=f.pillar, severity=f.severity,
+            priority=i, item_id=f.item_id, pillar=f.pillar, severity=f.severity, effort=f.effort, horizon=f.horizon,
             action=f"{'Add' if f.status == 'missing' else 'Complete'}: {f.recommendation}",
             guidance_url=f.citations[0].url if f.citations else "",
         )
@@ -136,9 +141,11 @@ def to_markdown(report: ReviewReport) -> str:
     by_id = {f.item_id: f for f in report.findings}
     for item_id in report.top_risks:
         f = by_id[item_id]
-        lines.append(f"- **[{f.severity.upper()}] {f.title}** ({_label(f.pillar)}, {f.status}): {f.risk}")
+        lines.append(
+            f"- **[{f.severity.upper()}] {f.title}** ({_label(f.pillar)}, {f.status}; {f.horizon}, effort {f.effort}): {f.risk}"
+        )
     lines += ["", "## Remediation plan", ""]
-    lines += [f"{s.priority}. {s.action} ([guidance]({s.guidance_url}))" for s in report.remediation_plan]
+    lines += [f"{s.priority}. **{s.horizon}**: {s.action} ([guidance]({s.guidance_url}))" for s in report.remediation_plan]
     lines += ["", "## Findings", ""]
     for f in report.findings:
         if f.status == "not-applicable":
@@ -148,6 +155,8 @@ def to_markdown(report: ReviewReport) -> str:
         if f.override:
             lines.append(f"Overridden by the architect (assessor said {f.override.status_before}): {f.override.note or 'no note'}")
         lines.append(f"Recommendation: {f.recommendation}")
+        if f.horizon:
+            lines.append(f"Priority: {f.horizon} ({f.horizon_reason})")
         if f.rationale:
             lines.append(f"Judged by {f.assessed_by}: {f.rationale}")
         if f.matched_statement:
@@ -227,14 +236,17 @@ def to_html(report: ReviewReport) -> str:
     rows = "".join(
         f"<tr class='{e(f.status)}'><td>{e(f.item_id)}</td><td>{e(_label(f.pillar))}</td><td>{e(f.title)}</td>"
         f"<td>{e(f.status)}<br><small title='{e(f.rationale)}'>by {e(_judged_by(f))}</small></td>"
-        f"<td>{e(f.severity)}</td><td>{e(f.recommendation)}</td>"
+        f"<td>{e(f.severity)}<br><small>effort {e(f.effort)}</small>"
+        f"{f'<br><small title={chr(34)}{e(f.horizon_reason)}{chr(34)}>{e(f.horizon)}</small>' if f.horizon else ''}</td>"
+        f"<td>{e(f.recommendation)}</td>"
         f"<td>{''.join(f'<blockquote>{e(x.quote)}<br><small>{e(x.location)}</small></blockquote>' for x in f.evidence)}</td>"
         f"<td>{'<br>'.join(f'<a href={chr(34)}{e(c.url)}{chr(34)}>{e(c.section)}</a>' for c in f.citations)}</td></tr>"
         for f in report.findings
         if f.status != "not-applicable"
     )
     plan = "".join(
-        f"<li>{e(s.action)} <a href=\"{e(s.guidance_url)}\">guidance</a></li>" for s in report.remediation_plan
+        f"<li><strong>{e(s.horizon)}</strong> · {e(s.action)} <a href=\"{e(s.guidance_url)}\">guidance</a></li>"
+        for s in report.remediation_plan
     )
     notes = "".join(f"<p class='note'>{e(n)}</p>" for n in _notes(report))
     set_aside = "".join(f"<li><em>{e(x.location)}</em>: {e(x.text)} ({e(x.reason)})</li>" for x in report.set_aside)
@@ -256,8 +268,12 @@ assessed by {e(report.assessor)}; generated {e(report.generated)}.</p>
 <table><tr><th>Pillar</th><th>Score</th></tr>{pillar_rows}</table></div>{radar_svg(report.scores.pillars)}</div>
 <p><small>{e(report.scores.formula)}</small></p>
 <h2>Remediation plan</h2><ol>{plan}</ol>
+<h2>Gaps by severity and effort</h2>
+<p><small>Each box lists the gaps (missing in bold) of one severity and effort; its colour is the horizon: now, next
+quarter or later.</small></p>
+{matrix_svg(report.findings)}
 <h2>Findings</h2>
-<table><tr><th>Id</th><th>Pillar</th><th>Item</th><th>Status</th><th>Severity</th><th>Recommendation</th><th>Evidence</th><th>Guidance</th></tr>
+<table><tr><th>Id</th><th>Pillar</th><th>Item</th><th>Status</th><th>Severity / priority</th><th>Recommendation</th><th>Evidence</th><th>Guidance</th></tr>
 {rows}</table>
 {set_aside}
 </body></html>

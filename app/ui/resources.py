@@ -33,6 +33,13 @@ def reviewer() -> Reviewer:
     return Reviewer.open(settings, embedder(), guidance)
 
 
+@st.cache_resource(show_spinner="Opening the review history…")
+def history_store():
+    from app.history.store import HistoryStore
+
+    return HistoryStore.from_settings(get_settings())
+
+
 @st.cache_resource
 def feedback_store() -> FeedbackStore:
     return FeedbackStore(get_settings().feedback_db)

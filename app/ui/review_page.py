@@ -8,8 +8,11 @@ import re
 
 import streamlit as st
 
+from app.history.errors import HistoryError
+from app.review import backlog
 from app.review.overrides import apply_overrides, labelled_examples
 from app.review.parse import DesignInputError, read_design
+from app.review.prioritize import matrix_svg
 from app.review.report import ReviewReport, radar_svg, to_html, to_markdown
 from app.ui import resources
 from core.pillars import REVIEW_AREA_NAMES
@@ -132,6 +135,14 @@ def downloads(report: ReviewReport) -> None:
     c1.download_button("Download Markdown", to_markdown(report), f"{stem}-review.md", "text/markdown")
     c2.download_button("Download HTML", to_html(report), f"{stem}-review.html", "text/html")
     c3.download_button("Download JSON", report.to_json(), f"{stem}-review.json", "application/json")
+    gaps = backlog.gaps(report)
+    if gaps:
+        b1, b2, b3 = st.columns(3)
+        b1.download_button(
+            f"Backlog CSV ({len(gaps)} gaps, Azure Boards)", backlog.to_csv(report), f"{stem}-gaps.csv", "text/csv"
+        )
+        b2.download_button("Issue bodies (Markdown, zip)", backlog.markdown_zip(report), f"{stem}-gaps.zip", "application/zip")
+        b3.download_button("SARIF (code scanning)", backlog.to_sarif(report), f"{stem}-gaps.sarif", "application/sarif+json")
     examples = labelled_examples(report)
     if examples:
         c4.download_button(
@@ -162,5 +173,38 @@ def page() -> None:
             return
     report = st.session_state.review[1]
     scorecard(report)
+    priorities(report)
     downloads(report)
+    save_to_history(report, st.session_state.review[0])
     findings_table(report)
+
+
+def priorities(report: ReviewReport) -> None:
+    with st.expander("Gaps by severity and effort (when to close them)"):
+        st.caption("Each box lists the gaps (missing in bold) of one severity and effort; its colour is the horizon: "
+                   "red now, orange next quarter, grey later.")
+        st.image(matrix_svg(report.findings), caption="Gaps by severity and effort")
+
+
+def save_to_history(report: ReviewReport, document_sha256: str) -> None:
+    """Save this review (with the overrides made so far) as a milestone of a workload."""
+    with st.form("save-review", clear_on_submit=False):
+        st.markdown("**Save to the workload's history** (compare milestones on the Workloads page)")
+        c1, c2 = st.columns(2)
+        workload = c1.text_input("Workload", key="save-workload", placeholder="claims-copilot")
+        milestone = c2.text_input("Milestone", key="save-milestone", placeholder="v2 after security review")
+        if st.form_submit_button("Save review"):
+            try:
+                saved = resources.history_store().save(workload, milestone, report, document_sha256, _who())
+            except HistoryError as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Saved as milestone '{saved.milestone}' of workload '{saved.workload}' (score {saved.overall}).")
+
+
+def _who() -> str:
+    try:
+        user = st.user
+        return str(user.get("email") or user.get("name") or "local") if user.get("is_logged_in") else "local"
+    except Exception:  # no sign-in configured
+        return "local"

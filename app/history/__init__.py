@@ -1,0 +1,1 @@
+"""Review history: workloads, their milestones, and what changed between them."""

@@ -1,0 +1,8 @@
+"""Alembic environment for the review history: run by app.history.store on the store's own connection."""
+from alembic import context
+
+connection = context.config.attributes["connection"]
+# render_as_batch: SQLite alters a table by copying it, which Alembic's batch mode does for us.
+context.configure(connection=connection, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,261 @@
+"""Saved reviews per workload and milestone, in SQLite by default or PostgreSQL for a team (SQLAlchemy Core).
+
+The schema is versioned by Alembic migrations (app/history/migrations), applied when a store opens: a database from
+an older version is migrated in place, never dropped. Saves are single transactions that write first, so concurrent
+savers queue on the database's lock instead of losing a review.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from app.history.errors import HistoryError
+from app.review.report import ReviewReport
+
+__all__ = ["HistoryError", "HistoryStore", "Milestone", "WorkloadSummary", "check_name"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+MAX_NAME = 100
+MAX_MILESTONE = 200
+_UPGRADE_LOCK = threading.Lock()
+
+metadata = sa.MetaData()
+workloads = sa.Table(
+    "workloads", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(MAX_NAME), nullable=False, unique=True),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+)
+reviews = sa.Table(
+    "reviews", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("workload_id", sa.Integer, sa.ForeignKey("workloads.id"), nullable=False),
+    sa.Column("milestone", sa.String(MAX_MILESTONE), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("document_name", sa.String(500), nullable=False),
+    sa.Column("document_sha256", sa.String(64), nullable=False),
+    sa.Column("assessor", sa.String(200), nullable=False),
+    sa.Column("overall_score", sa.Integer, nullable=True),
+    sa.Column("report_json", sa.Text, nullable=False),
+    sa.Column("pillar_scores", sa.Text, nullable=False),
+    sa.Column("gap_count", sa.Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One saved review, without its report."""
+
+    workload: str
+    milestone: str
+    created: str
+    author: str
+    document_name: str
+    document_sha256: str
+    assessor: str
+    overall: int | None
+    pillars: dict[str, int | None]
+    gaps: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkloadSummary:
+    name: str
+    milestones: int
+    latest_milestone: str
+    latest_score: int | None
+    updated: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def create_history_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Writers wait up to 30 s for the lock instead of failing at once.
+        return sa.create_engine(url, connect_args={"timeout": 30})
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the database to the newest schema revision (creating it when empty)."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return
+    try:
+        with _UPGRADE_LOCK, engine.begin() as connection:  # Alembic's command API keeps module state: one at a time
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except CommandError as exc:  # e.g. a revision this version does not know: the database is newer than the code
+        raise HistoryError(
+            f"the review history database has a schema this version of waf-assistant does not know ({exc}); "
+            f"this version's newest is {head}: upgrade waf-assistant"
+        ) from exc
+
+
+class HistoryStore:
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            self.engine = create_history_engine(url)
+            upgrade_schema(self.engine)
+        except HistoryError:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            raise HistoryError(f"cannot open the review history at {_safe_url(url)}: {_first_line(exc)}") from exc
+
+    @classmethod
+    def from_settings(cls, settings) -> HistoryStore:
+        return cls(settings.history_database)
+
+    def save(self, workload: str, milestone: str, report: ReviewReport, document_sha256: str, author: str) -> Milestone:
+        """Save the review as this workload's milestone. A label already used by the workload is refused, never
+        overwritten."""
+        workload, milestone = check_name(workload, "workload", MAX_NAME), check_name(milestone, "milestone", MAX_MILESTONE)
+        now = datetime.now(UTC)
+        gap_count = sum(f.status in ("missing", "partial") for f in report.findings)
+        try:
+            with self.engine.begin() as db:
+                # Write first: the transaction takes the write lock at once, so concurrent savers queue.
+                db.execute(_insert_ignore(self.engine, workloads, {"name": workload, "created": now}))
+                workload_id = db.execute(sa.select(workloads.c.id).where(workloads.c.name == workload)).scalar_one()
+                db.execute(reviews.insert().values(
+                    workload_id=workload_id, milestone=milestone, created=now, author=author or "unknown",
+                    document_name=report.document.name, document_sha256=document_sha256, assessor=report.assessor,
+                    overall_score=report.scores.overall, report_json=report.to_json(),
+                    pillar_scores=json.dumps(report.scores.pillars), gap_count=gap_count,
+                ))
+        except IntegrityError as exc:
+            existing = self.milestone(workload, milestone)
+            raise HistoryError(
+                f"workload '{workload}' already has a milestone '{milestone}' (saved {existing.created} by "
+                f"{existing.author}); choose another label"
+            ) from exc
+        except OperationalError as exc:
+            raise HistoryError(f"the review was not saved: {_first_line(exc)}") from exc
+        return self.milestone(workload, milestone)
+
+    def workloads(self) -> list[WorkloadSummary]:
+        with self.engine.connect() as db:
+            rows = db.execute(
+                sa.select(workloads.c.name, reviews.c.milestone, reviews.c.overall_score, reviews.c.created)
+                .join(reviews, reviews.c.workload_id == workloads.c.id)
+                .order_by(workloads.c.name, reviews.c.created, reviews.c.id)
+            ).all()
+        summaries: dict[str, WorkloadSummary] = {}
+        for name, milestone, overall, created in rows:
+            count = summaries[name].milestones + 1 if name in summaries else 1
+            summaries[name] = WorkloadSummary(name, count, milestone, overall, _iso(created))
+        return list(summaries.values())
+
+    def milestones(self, workload: str) -> list[Milestone]:
+        """The workload's saved reviews, oldest first; HistoryError naming the saved workloads when it has none."""
+        with self.engine.connect() as db:
+            rows = db.execute(_milestone_query().where(workloads.c.name == workload).order_by(reviews.c.created, reviews.c.id)).all()
+        if not rows:
+            names = [w.name for w in self.workloads()]
+            raise HistoryError(
+                f"no saved reviews for workload '{workload}'; "
+                + (f"saved workloads: {', '.join(names)}" if names else "nothing has been saved yet "
+                   "(review a design with --workload NAME --milestone LABEL)")
+            )
+        return [_milestone(row) for row in rows]
+
+    def milestone(self, workload: str, label: str) -> Milestone:
+        """One saved review: by label, or `latest`, or `previous` (the one before the latest)."""
+        saved = self.milestones(workload)
+        if label == "latest":
+            return saved[-1]
+        if label == "previous":
+            if len(saved) < 2:
+                raise HistoryError(f"workload '{workload}' has only one milestone ('{saved[0].milestone}'): no previous one")
+            return saved[-2]
+        for m in saved:
+            if m.milestone == label:
+                return m
+        raise HistoryError(
+            f"workload '{workload}' has no milestone '{label}'; its milestones: {', '.join(m.milestone for m in saved)}"
+        )
+
+    def report(self, workload: str, label: str) -> ReviewReport:
+        found = self.milestone(workload, label)
+        with self.engine.connect() as db:
+            text = db.execute(
+                sa.select(reviews.c.report_json).join(workloads, reviews.c.workload_id == workloads.c.id)
+                .where(workloads.c.name == workload, reviews.c.milestone == found.milestone)
+            ).scalar_one()
+        return ReviewReport.model_validate_json(text)
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as db:
+            return db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def check_name(value: str, what: str, limit: int) -> str:
+    value = " ".join((value or "").split())
+    if not value:
+        raise HistoryError(f"the {what} name is empty")
+    if len(value) > limit:
+        raise HistoryError(f"the {what} name is {len(value)} characters; the limit is {limit}")
+    if what == "milestone" and value in ("latest", "previous"):
+        raise HistoryError(f"'{value}' is reserved (it refers to a saved milestone); choose another label")
+    return value
+
+
+def _insert_ignore(engine: Engine, table: sa.Table, values: dict):
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).values(**values).on_conflict_do_nothing(index_elements=["name"])
+
+
+def _milestone_query():
+    return sa.select(
+        workloads.c.name, reviews.c.milestone, reviews.c.created, reviews.c.author, reviews.c.document_name,
+        reviews.c.document_sha256, reviews.c.assessor, reviews.c.overall_score, reviews.c.pillar_scores,
+        reviews.c.gap_count,
+    ).join(reviews, reviews.c.workload_id == workloads.c.id)
+
+
+def _milestone(row) -> Milestone:
+    name, milestone, created, author, document, sha, assessor, overall, pillars, gaps = row
+    return Milestone(name, milestone, _iso(created), author, document, sha, assessor, overall, json.loads(pillars), gaps)
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:  # SQLite returns naive datetimes; they were stored in UTC
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat(timespec="seconds")
+
+
+def _safe_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
