@@ -81,11 +81,11 @@ class Settings(BaseSettings):
     feedback_db: Path = Field(
         PROJECT_ROOT / ".feedback.sqlite", description="where the UI stores thumbs up/down and comments (SQLite)"
     )
-    data_dir: Path = Field(PROJECT_ROOT / ".data", description="where local state lives (the review history's SQLite file)")
-    history_url: str = Field(
+    data_dir: Path = Field(PROJECT_ROOT / ".data", description="where local state lives (the SQLite database by default)")
+    database_url: str = Field(
         "",
-        description="database of saved reviews (workloads and milestones), a SQLAlchemy URL such as"
-        " `postgresql+psycopg://user:pass@host/db` for a team; empty = SQLite file `history.sqlite` in `WAF_DATA_DIR`",
+        description="the project database (saved reviews per workload and milestone), a SQLAlchemy URL such as"
+        " `postgresql+psycopg://user:pass@host/db` for a team; empty = SQLite file `waf.sqlite` in `WAF_DATA_DIR`",
     )
     review_max_upload_mb: int = Field(10, description="largest design document accepted, in MB")
     review_statements_path: Path = Field(
@@ -203,9 +203,9 @@ class Settings(BaseSettings):
         return self.docs_cache_dir / OFFICIAL_DOCS_FOLDER
 
     @property
-    def history_database(self) -> str:
-        """The review history's SQLAlchemy URL: `WAF_HISTORY_URL`, or a SQLite file in the data directory."""
-        return self.history_url or f"sqlite:///{self.data_dir / 'history.sqlite'}"
+    def database(self) -> str:
+        """The project database's SQLAlchemy URL: `WAF_DATABASE_URL`, or a SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'waf.sqlite'}"
 
     def guidance_paths(self) -> list[Path]:
         """What `ingest` reads by default: the corpus, plus the official docs once `docs sync` has fetched them."""

@@ -21,11 +21,12 @@ import sqlalchemy as sa
 from app.history.compare import compare, to_markdown
 from app.history.errors import HistoryError
 from app.history.render import workload_html
-from app.history.store import MIGRATIONS, HistoryStore
+from app.history.store import HistoryStore
 from app.review import backlog
 from app.review.overrides import apply_overrides
 from app.review.prioritize import horizon
 from app.review.service import Reviewer
+from app.storage.database import upgrade_schema
 from core.settings import Settings
 from tests.conftest import FIXTURES
 
@@ -69,7 +70,7 @@ def postgres():
 def database_url(request, tmp_path) -> str:
     """An empty history database: a SQLite file, or a new database on a real PostgreSQL server on 127.0.0.1."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'history.sqlite'}"
+        return f"sqlite:///{tmp_path / 'waf.sqlite'}"
     server = request.getfixturevalue("postgres")
     name = f"history_{abs(hash(request.node.nodeid)) % 10**9}"
     admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
@@ -162,16 +163,10 @@ def test_concurrent_saves_from_separate_connections_lose_nothing(database_url, r
 
 
 def test_a_database_of_the_first_schema_is_migrated_in_place_with_its_reviews(database_url, reports):
-    from alembic import command
-    from alembic.config import Config
-
     url = database_url
     engine = sa.create_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    upgrade_schema(engine, "0001")  # the database as the first release left it
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
         connection.execute(sa.text("INSERT INTO workloads (id, name, created) VALUES (1, 'legacy', '2026-01-05 10:00:00')"))
         connection.execute(
             sa.text(

@@ -130,7 +130,7 @@ def test_chat_and_review_in_a_real_browser(server, browser, tmp_path):
     from app.history.store import HistoryStore
     from app.review.overrides import apply_overrides
 
-    store = HistoryStore(f"sqlite:///{tmp_path / 'data' / 'history.sqlite'}")
+    store = HistoryStore(f"sqlite:///{tmp_path / 'data' / 'waf.sqlite'}")
     fixed = apply_overrides(store.report("claims-copilot", "M1 draft"), {"REL-01": ("addressed", "second region added")})
     store.save("claims-copilot", "M2 second region", fixed, "sha", "ben")
 

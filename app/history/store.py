@@ -1,31 +1,25 @@
-"""Saved reviews per workload and milestone, in SQLite by default or PostgreSQL for a team (SQLAlchemy Core).
-
-The schema is versioned by Alembic migrations (app/history/migrations), applied when a store opens: a database from
-an older version is migrated in place, never dropped. Saves are single transactions that write first, so concurrent
-savers queue on the database's lock instead of losing a review.
+"""Saved reviews per workload and milestone, in the project database (SQLAlchemy Core; app/storage opens it and
+migrates its schema). Saves are single transactions that write first, so concurrent savers queue on the
+database's lock instead of losing a review.
 """
 from __future__ import annotations
 
 import json
-import re
-import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.history.errors import HistoryError
 from app.review.report import ReviewReport
+from app.storage.database import DatabaseError, first_line, open_database, schema_revision
 
 __all__ = ["HistoryError", "HistoryStore", "Milestone", "WorkloadSummary", "check_name"]
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_NAME = 100
 MAX_MILESTONE = 200
-_UPGRADE_LOCK = threading.Lock()
 
 metadata = sa.MetaData()
 workloads = sa.Table(
@@ -82,55 +76,17 @@ class WorkloadSummary:
         return asdict(self)
 
 
-def create_history_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Writers wait up to 30 s for the lock instead of failing at once.
-        return sa.create_engine(url, connect_args={"timeout": 30})
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-def upgrade_schema(engine: Engine) -> None:
-    """Bring the database to the newest schema revision (creating it when empty)."""
-    from alembic import command
-    from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    with engine.connect() as connection:
-        if MigrationContext.configure(connection).get_current_revision() == head:
-            return
-    try:
-        with _UPGRADE_LOCK, engine.begin() as connection:  # Alembic's command API keeps module state: one at a time
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    except CommandError as exc:  # e.g. a revision this version does not know: the database is newer than the code
-        raise HistoryError(
-            f"the review history database has a schema this version of waf-assistant does not know ({exc}); "
-            f"this version's newest is {head}: upgrade waf-assistant"
-        ) from exc
-
-
 class HistoryStore:
     def __init__(self, url: str):
         self.url = url
         try:
-            self.engine = create_history_engine(url)
-            upgrade_schema(self.engine)
-        except HistoryError:
-            raise
-        except (SQLAlchemyError, OSError) as exc:
-            raise HistoryError(f"cannot open the review history at {_safe_url(url)}: {_first_line(exc)}") from exc
+            self.engine: Engine = open_database(url)
+        except DatabaseError as exc:
+            raise HistoryError(str(exc)) from exc
 
     @classmethod
     def from_settings(cls, settings) -> HistoryStore:
-        return cls(settings.history_database)
+        return cls(settings.database)
 
     def save(self, workload: str, milestone: str, report: ReviewReport, document_sha256: str, author: str) -> Milestone:
         """Save the review as this workload's milestone. A label already used by the workload is refused, never
@@ -156,7 +112,7 @@ class HistoryStore:
                 f"{existing.author}); choose another label"
             ) from exc
         except OperationalError as exc:
-            raise HistoryError(f"the review was not saved: {_first_line(exc)}") from exc
+            raise HistoryError(f"the review was not saved: {first_line(exc)}") from exc
         return self.milestone(workload, milestone)
 
     def workloads(self) -> list[WorkloadSummary]:
@@ -211,8 +167,7 @@ class HistoryStore:
         return ReviewReport.model_validate_json(text)
 
     def schema_revision(self) -> str | None:
-        with self.engine.connect() as db:
-            return db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        return schema_revision(self.engine)
 
 
 def check_name(value: str, what: str, limit: int) -> str:
@@ -251,11 +206,3 @@ def _iso(value: datetime) -> str:
     if value.tzinfo is None:  # SQLite returns naive datetimes; they were stored in UTC
         value = value.replace(tzinfo=UTC)
     return value.isoformat(timespec="seconds")
-
-
-def _safe_url(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,4 +1,4 @@
-"""Alembic environment for the review history: run by app.history.store on the store's own connection."""
+"""Alembic environment of the project database: run by app.storage.database on the caller's connection."""
 from alembic import context
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,1 @@
+"""The project's database: one schema (Alembic migrations) on SQLite by default or PostgreSQL for a team."""
