@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CLI := $(VENV)/bin/waf-assistant
 DOCS ?= ../shared/waf-docs/well-architected
 
-.PHONY: install index run chat test test-fast lint browser postgres eval bench check-corpus clean
+.PHONY: install index run serve chat test test-fast lint browser postgres eval bench check-corpus clean
 
 install: $(STAMP)
 
@@ -23,6 +23,12 @@ index: install
 
 run: index
 	$(VENV)/bin/streamlit run app/ui/streamlit_app.py
+
+# The HTTP API on 127.0.0.1:8000 (OpenAPI at /docs); HOST=0.0.0.0 to listen beyond this machine.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+serve: index
+	$(CLI) serve --host $(HOST) --port $(PORT)
 
 chat: index
 	$(CLI) chat

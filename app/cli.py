@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_review_history_arguments(review)
 
+    serve = commands.add_parser("serve", help="the HTTP API (/ask, /chat, /review, /conversations; OpenAPI at /docs)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default loopback only)")
+    serve.add_argument("--port", type=int, default=8000)
+
     history = commands.add_parser("history", help="saved reviews per workload: list, show, compare, export")
     add_history_arguments(history)
     return parser
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "history":
             return run_history_command(args)
+        if args.command == "serve":
+            return _serve(args.host, args.port)
         if args.command == "info":
             return _info()
         if args.command == "ask":
@@ -304,6 +310,23 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def _serve(host: str, port: int) -> int:
+    import uvicorn
+
+    from app.api.server import create_app
+    from app.storage.database import DatabaseError
+
+    try:
+        app = create_app(get_settings())
+    except (DatabaseError, ValueError) as exc:  # a database that cannot be opened, sign-in settings incomplete
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"serving on http://{host}:{port} (OpenAPI at /docs); /readyz turns ready once the model and index load",
+          file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0
 
 
 def _info() -> int:

@@ -87,6 +87,23 @@ class Settings(BaseSettings):
         description="the project database (saved reviews per workload and milestone), a SQLAlchemy URL such as"
         " `postgresql+psycopg://user:pass@host/db` for a team; empty = SQLite file `waf.sqlite` in `WAF_DATA_DIR`",
     )
+    auth_issuer: str = Field(
+        "",
+        description="OpenID Connect issuer whose bearer tokens the API accepts, e.g."
+        " `https://login.microsoftonline.com/<tenant-id>/v2.0` for Microsoft Entra ID; empty = no sign-in (one local user)",
+    )
+    auth_audience: str = Field(
+        "", description="the `aud` the API's tokens must carry (its application ID URI or client ID); required with an issuer"
+    )
+    auth_required_roles: list[str] = Field(
+        default_factory=list, description="app roles of which a signed-in user needs one (token `roles` claim); empty = any"
+    )
+    auth_allowed_groups: list[str] = Field(
+        default_factory=list, description="group object IDs of which a signed-in user needs one (`groups` claim); empty = any"
+    )
+    rate_limit_questions: int = Field(20, ge=0, description="questions per user per minute (API and UI); 0 = no limit")
+    rate_limit_reviews: int = Field(5, ge=0, description="design reviews per user per minute (API and UI); 0 = no limit")
+    api_max_history_messages: int = Field(20, ge=0, description="earlier chat messages the API uses for a follow-up")
     review_max_upload_mb: int = Field(10, description="largest design document accepted, in MB")
     review_statements_path: Path = Field(
         PROJECT_ROOT / "corpus" / "checklist" / "review-statements.yaml",

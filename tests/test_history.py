@@ -26,7 +26,7 @@ from app.review import backlog
 from app.review.overrides import apply_overrides
 from app.review.prioritize import horizon
 from app.review.service import Reviewer
-from app.storage.database import upgrade_schema
+from app.storage.database import alembic_config, upgrade_schema
 from core.settings import Settings
 from tests.conftest import FIXTURES
 
@@ -86,6 +86,12 @@ def store(database_url) -> HistoryStore:
     return HistoryStore(database_url)
 
 
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def statuses(report) -> dict[str, str]:
     return {f.item_id: f.status for f in report.findings}
 
@@ -118,6 +124,20 @@ def test_a_workload_with_three_milestones_compares_exactly_what_the_design_chang
     assert "2 gap(s) closed, 1 opened" in text and "RAI-01" in text
     page = workload_html("claims-copilot", saved, change, reports["v2"])
     assert page.count("<polyline") >= 2 and "Gaps closed (2)" in page and '<svg class="matrix"' in page
+
+
+def test_a_change_the_assessor_is_unsure_of_says_so_and_the_architects_decisions_count_as_sure(reports):
+    from app.history.compare import ItemChange, describe
+
+    unsure = ItemChange("RAI-05", "Lightweight user feedback loop", "responsible-ai", "medium", "partial", "missing", 0.43)
+    assert describe(unsure).endswith("(low confidence 0.43: check the document)")
+    sure = ItemChange("RAI-05", "Lightweight user feedback loop", "responsible-ai", "medium", "partial", "missing", 0.81)
+    assert "low confidence" not in describe(sure)
+    decided = apply_overrides(reports["v2"], {"REL-01": ("missing", "failover not built yet")})
+    change = compare(reports["v2"], decided)
+    (reopened,) = change.opened
+    assert reopened.item_id == "REL-01" and reopened.confidence == next(
+        f.confidence for f in reports["v2"].findings if f.item_id == "REL-01")  # only the assessor's side counts
 
 
 def test_unknown_names_and_reused_labels_are_clear_errors_that_list_what_exists(store, reports):
@@ -177,7 +197,7 @@ def test_a_database_of_the_first_schema_is_migrated_in_place_with_its_reviews(da
             {"score": reports["v1"].scores.overall, "report": reports["v1"].to_json()},
         )
     store = HistoryStore(url)
-    assert store.schema_revision() == "0002"
+    assert store.schema_revision() == head_revision()
     (old,) = store.milestones("legacy")
     gaps = sum(f.status in ("missing", "partial") for f in reports["v1"].findings)
     assert old.pillars == reports["v1"].scores.pillars and old.gaps == gaps and old.created.startswith("2026-01-05")

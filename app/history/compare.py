@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from app.review.assess import Finding
+from app.review.assess import LOW_CONFIDENCE, Finding
 from app.review.prioritize import GAP_STATUSES
 from app.review.report import ReviewReport
 
@@ -19,6 +19,13 @@ class ItemChange:
     severity: str
     before: str  # status in the base review ("absent" when the item was not in it)
     after: str
+    # The lower of the assessor's confidences on either side (None when the architect decided both); a change the
+    # assessor is unsure of may be its reading, not the document, that changed.
+    confidence: float | None = None
+
+    @property
+    def uncertain(self) -> bool:
+        return self.confidence is not None and self.confidence < LOW_CONFIDENCE
 
     @property
     def direction(self) -> str:
@@ -56,6 +63,7 @@ class Comparison:
         for key in ("closed", "opened", "changed", "unchanged_gaps"):
             for row, change in zip(data[key], getattr(self, key)):
                 row["direction"] = change.direction
+                row["uncertain"] = change.uncertain
         return data
 
 
@@ -67,7 +75,8 @@ def compare(base: ReviewReport, head: ReviewReport, base_label: str = "", head_l
         old, new = before.get(item_id), after.get(item_id)
         shown: Finding = new or old  # type: ignore[assignment]
         change = ItemChange(
-            item_id, shown.title, shown.pillar, shown.severity, old.status if old else "absent", new.status if new else "absent"
+            item_id, shown.title, shown.pillar, shown.severity, old.status if old else "absent",
+            new.status if new else "absent", _confidence(old, new),
         )
         was_gap, is_gap = change.before in GAP_STATUSES, change.after in GAP_STATUSES
         if was_gap and not is_gap:
@@ -82,6 +91,20 @@ def compare(base: ReviewReport, head: ReviewReport, base_label: str = "", head_l
     for pillar in dict.fromkeys([*base.scores.pillars, *head.scores.pillars]):
         result.pillars[pillar] = ScoreChange(base.scores.pillars.get(pillar), head.scores.pillars.get(pillar))
     return result
+
+
+def _confidence(*findings: Finding | None) -> float | None:
+    """The lowest confidence of the assessor's own calls (overridden findings are the architect's: certain)."""
+    values = [f.confidence for f in findings if f is not None and f.override is None and f.confidence is not None]
+    return min(values) if values else None
+
+
+def describe(change: ItemChange) -> str:
+    """One line: id, title, severity, the status change, and a warning when the assessor was unsure."""
+    text = f"{change.item_id} {change.title} ({change.severity}): {change.before} → {change.after}"
+    if change.uncertain and change.before != change.after:
+        text += f" (low confidence {change.confidence:.2f}: check the document)"
+    return text
 
 
 def _signed(value: int | None) -> str:
@@ -100,7 +123,9 @@ def to_markdown(comparison: Comparison) -> str:
         f"# Compared: {c.base} → {c.head}", "",
         f"Overall score {_shown(c.overall.before)} → {_shown(c.overall.after)} ({_signed(c.overall.delta)}); "
         f"{len(c.closed)} gap(s) closed, {len(c.opened)} opened, {len(c.changed)} other status change(s), "
-        f"{len(c.unchanged_gaps)} gap(s) still open.", "",
+        f"{len(c.unchanged_gaps)} gap(s) still open."
+        + (f" {uncertain} of the changes are low-confidence calls of the assessor: check them in the document."
+           if (uncertain := sum(r.uncertain for r in [*c.closed, *c.opened, *c.changed])) else ""), "",
         "| Pillar | Before | After | Change |", "|---|---|---|---|",
     ]
     lines += [
@@ -112,5 +137,5 @@ def to_markdown(comparison: Comparison) -> str:
         ("Gaps still open", c.unchanged_gaps),
     ):
         lines += ["", f"## {heading} ({len(rows)})", ""]
-        lines += [f"- {r.item_id} {r.title} ({r.severity}): {r.before} → {r.after}" for r in rows] or ["- none"]
+        lines += [f"- {describe(r)}" for r in rows] or ["- none"]
     return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from app.history.compare import Comparison
+from app.history.compare import Comparison, describe
 from app.history.store import Milestone
 from app.review.prioritize import matrix_svg
 from app.review.report import ReviewReport
@@ -99,7 +99,7 @@ def comparison_html(c: Comparison) -> str:
         ("Gaps still open", c.unchanged_gaps),
     ):
         items = "".join(
-            f"<li class='{e(r.direction)}'>{e(r.item_id)} {e(r.title)} ({e(r.severity)}): {e(r.before)} → {e(r.after)}</li>"
+            f"<li class='{e(r.direction)}'>{e(describe(r))}</li>"
             for r in rows
         ) or "<li>none</li>"
         sections.append(f"<h3>{heading} ({len(rows)})</h3><ul>{items}</ul>")

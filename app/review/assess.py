@@ -49,6 +49,7 @@ FEATURES = (
     "strong_concept_sentences",
 )
 STATUSES = ("missing", "partial", "addressed")
+LOW_CONFIDENCE = 0.6  # below this, the UI and comparisons ask the architect to check the finding
 
 
 @dataclass

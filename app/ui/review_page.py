@@ -10,14 +10,13 @@ import streamlit as st
 
 from app.history.errors import HistoryError
 from app.review import backlog
+from app.review.assess import LOW_CONFIDENCE
 from app.review.overrides import apply_overrides, labelled_examples
 from app.review.parse import DesignInputError, read_design
 from app.review.prioritize import matrix_svg
 from app.review.report import ReviewReport, radar_svg, to_html, to_markdown
 from app.ui import resources
 from core.pillars import REVIEW_AREA_NAMES
-
-LOW_CONFIDENCE = 0.6  # below this the page asks the architect to check the finding
 
 log = logging.getLogger(__name__)
 STATUS_ORDER = ["missing", "partial", "addressed", "not-applicable"]

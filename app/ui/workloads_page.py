@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.history.compare import compare
+from app.history.compare import compare, describe
 from app.history.errors import HistoryError
 from app.history.render import score_series, workload_html
 from app.review import backlog
@@ -77,4 +77,4 @@ def show_comparison(c) -> None:
         ("Gaps closed", c.closed), ("Gaps opened", c.opened), ("Other changes", c.changed), ("Still open", c.unchanged_gaps),
     )):
         column.markdown(f"**{heading} ({len(rows)})**")
-        column.markdown("\n".join(f"- {r.item_id} {r.title}: {r.before} → {r.after}" for r in rows) or "none")
+        column.markdown("\n".join(f"- {describe(r)}" for r in rows) or "none")
