@@ -178,6 +178,30 @@ def test_reviews_saved_as_milestones_show_on_the_workloads_page_with_chart_and_c
     assert any("REL-01" in m.value and "missing → addressed" in m.value for m in at.markdown)
 
 
+def test_conversations_are_saved_resumed_and_deleted(app_env):
+    at = ask(AppTest.from_file(APP).run(timeout=TIMEOUT), "What does SE:07 ask for?")
+    assert not at.exception
+    resume = [b for b in at.sidebar.button if b.label.endswith("What does SE:07 ask for?")]
+    assert len(resume) == 1
+    at.sidebar.button[[b.label for b in at.sidebar.button].index("New chat")].click().run(timeout=TIMEOUT)
+    assert not at.chat_message
+    resume = [b for b in at.sidebar.button if b.label.endswith("What does SE:07 ask for?")]
+    resume[0].click().run(timeout=TIMEOUT)
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert "encryption#encrypt-data-at-rest" in " ".join(m.value for m in at.markdown)
+    at.sidebar.button(key="delete-conversation").click().run(timeout=TIMEOUT)
+    assert not at.chat_message and not [b for b in at.sidebar.button if "SE:07" in b.label]
+
+
+def test_too_many_questions_from_one_user_are_held_back(app_env, monkeypatch):
+    monkeypatch.setenv("WAF_RATE_LIMIT_QUESTIONS", "1")
+    get_settings.cache_clear()
+    at = ask(AppTest.from_file(APP).run(timeout=TIMEOUT), "What does SE:07 ask for?")
+    assert not at.warning
+    at = ask(at, "What does SE:08 ask for?")
+    assert "Too many questions" in at.warning[0].value and "1 questions per minute" in at.warning[0].value
+
+
 def test_a_bad_upload_is_a_friendly_message(app_env):
     at = open_review(AppTest.from_file(APP).run(timeout=TIMEOUT))
     at.file_uploader[0].upload("design.pdf", b"this is not a pdf", "application/pdf").run(timeout=TIMEOUT)

@@ -25,9 +25,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(corpus_index, tmp_path):
-    port = free_port()
+def start_streamlit(corpus_index, tmp_path, *args: str, host: str = "127.0.0.1", port: int | None = None):
+    """`streamlit run` on a free port with the fixture index and a fresh database; (process, url)."""
+    port = port or free_port()
     env = {
         **os.environ,
         "WAF_INDEX_DIR": str(corpus_index.index_dir),
@@ -38,27 +38,33 @@ def server(corpus_index, tmp_path):
     }
     log = (tmp_path / "streamlit.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/ui/streamlit_app.py", "--server.port", str(port)],
+        [sys.executable, "-m", "streamlit", "run", "app/ui/streamlit_app.py", "--server.port", str(port),
+         *args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
                 break
         except OSError:
             time.sleep(0.5)
     else:
         process.kill()
         pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text()[-2000:])
+    return process, url
+
+
+@pytest.fixture
+def server(corpus_index, tmp_path):
+    process, url = start_streamlit(corpus_index, tmp_path)
     yield url
     process.terminate()
     process.wait(timeout=30)
 
 
-@pytest.fixture
-def browser(request):
+def new_browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -70,7 +76,12 @@ def browser(request):
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--window-size=1400,1100"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.fixture
+def browser(request):
+    driver = new_browser()
     yield driver
     if getattr(request.node, "failed", False):  # what the browser showed when a wait ran out
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -141,3 +152,54 @@ def test_chat_and_review_in_a_real_browser(server, browser, tmp_path):
     wait.until(ready.presence_of_element_located((By.XPATH, "//*[contains(text(), 'Gaps closed (1)')]")))
     assert "REL-01" in browser.find_element(By.TAG_NAME, "body").text
     browser.save_screenshot(str(SCREENSHOTS / "workloads.png"))
+
+
+def test_two_users_signed_in_through_openid_connect_each_see_only_their_own_conversations(corpus_index, tmp_path):
+    """Streamlit's st.login against a real OpenID provider on 127.0.0.1, two users in two browsers."""
+    import httpx
+    from oidc_provider_mock import run_server_in_thread
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with run_server_in_thread() as provider:
+        issuer = f"http://localhost:{provider.server_port}"
+        port = free_port()
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(
+            "[auth]\n"
+            f'redirect_uri = "http://localhost:{port}/oauth2callback"\n'
+            'cookie_secret = "a-long-random-test-secret-0123456789"\n'
+            'client_id = "waf-ui"\nclient_secret = "test-secret"\n'
+            f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
+        )
+        process, url = start_streamlit(corpus_index, tmp_path, "--secrets.files", str(secrets), host="localhost", port=port)
+        drivers = []
+        try:
+            for user, question in (("alice", "What does SE:07 ask for?"), ("bob", "How should we protect the model endpoint with managed identities?")):
+                assert httpx.put(f"{issuer}/users/{user}", json={"email": f"{user}@contoso.com"}).status_code == 204
+                driver = new_browser()
+                drivers.append(driver)
+                wait = WebDriverWait(driver, WAIT)
+                driver.get(url)
+                wait.until(ready.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Sign in']]"))).click()
+                wait.until(ready.presence_of_element_located((By.NAME, "sub"))).send_keys(user, Keys.ENTER)
+                wait.until(ready.text_to_be_present_in_element(
+                    (By.CSS_SELECTOR, "[data-testid='stSidebar']"), f"Signed in as {user}@contoso.com"))
+                body = driver.find_element(By.TAG_NAME, "body").text
+                assert "What does SE:07" not in body  # bob sees nothing of alice's
+                box = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']")))
+                box.send_keys(question, Keys.ENTER)
+                wait.until(ready.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid='stSidebar']"), question[:30]))
+                driver.save_screenshot(str(SCREENSHOTS / f"signed-in-{user}.png"))
+            alice, bob = drivers
+            alice.refresh()  # a new session of alice's: her conversation is still hers, bob's is not shown
+            WebDriverWait(alice, WAIT).until(ready.text_to_be_present_in_element(
+                (By.CSS_SELECTOR, "[data-testid='stSidebar']"), "What does SE:07 ask for?"))
+            assert "managed identities" not in alice.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
+        finally:
+            for driver in drivers:
+                driver.quit()
+            process.terminate()
+            process.wait(timeout=30)

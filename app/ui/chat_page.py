@@ -10,7 +10,8 @@ import streamlit as st
 
 from app.answer import Answer
 from app.conversation.followups import question_for
-from app.ui import resources
+from app.ratelimit import RateLimited
+from app.ui import identity, resources
 from core.documents import OFFICIAL_DOCS_ATTRIBUTION, OFFICIAL_DOCS_FOLDER, OFFICIAL_DOCS_LICENSE
 from core.pillars import PILLAR_NAMES
 from index.errors import IndexProblem
@@ -90,13 +91,57 @@ def render_feedback(answer: dict, message_id: str) -> None:
         st.rerun()
 
 
+def start_new_chat() -> None:
+    st.session_state.messages = []
+    st.session_state.conversation_id = None
+    st.session_state.pop("pending_question", None)
+
+
+def conversations_sidebar() -> None:
+    """The signed-in user's saved conversations: resume one, or delete the open one."""
+    user = identity.current_user().user_id
+    store = resources.conversation_store()
+    saved = store.list(user)
+    if not saved:
+        return
+    st.sidebar.markdown("**Your conversations**")
+    current = st.session_state.get("conversation_id")
+    for conversation in saved[:20]:
+        label = ("▸ " if conversation.id == current else "") + conversation.title
+        if st.sidebar.button(label, key=f"resume-{conversation.id}", help=f"{conversation.messages} messages, "
+                             f"last {conversation.updated}"):
+            st.session_state.conversation_id = conversation.id
+            st.session_state.messages = [
+                {"role": m.role, "content": m.content, "answer": m.answer, "id": uuid.uuid4().hex}
+                for m in store.messages(user, conversation.id)
+            ]
+            st.rerun()
+    if current and st.sidebar.button("Delete this conversation", key="delete-conversation"):
+        store.delete(user, current)
+        start_new_chat()
+        st.rerun()
+
+
+def save_turn(question: str, answer: Answer) -> None:
+    """The question and its answer, in the user's open conversation (started by the first question)."""
+    user = identity.current_user().user_id
+    store = resources.conversation_store()
+    try:
+        conversation = st.session_state.get("conversation_id") or store.create(user, question)
+        store.append(user, conversation, "user", question)
+        store.append(user, conversation, "assistant", answer.text, answer.to_dict())
+        st.session_state.conversation_id = conversation
+    except Exception:  # the answer is shown either way; saving it is best effort
+        log.exception("conversation not saved")
+
+
 def sidebar() -> str | None:
     settings = resources.settings()
     choice = st.sidebar.selectbox("Pillar filter", ["All pillars", *PILLAR_NAMES.values()], key="pillar_filter")
     if st.sidebar.button("New chat"):
-        st.session_state.messages = []
-        st.session_state.pop("pending_question", None)
+        start_new_chat()
         st.rerun()
+    conversations_sidebar()
     st.sidebar.caption(f"Answer backend: {settings.llm_backend}")
     st.sidebar.caption(f"Embedding model: {settings.embedding_model}")
     try:
@@ -132,6 +177,11 @@ def page() -> None:
         if not messages:
             st.caption("Answers quote the official guidance, with a numbered citation after every statement.")
         return
+    try:
+        resources.rate_limiter().hit(identity.current_user().user_id, "questions")
+    except RateLimited as exc:
+        st.warning(f"Too many questions: {exc}")
+        return
     history = [{"role": m["role"], "content": m["content"]} for m in messages]
     messages.append({"role": "user", "content": question, "id": uuid.uuid4().hex})
     with st.chat_message("user"):
@@ -146,5 +196,6 @@ def page() -> None:
             messages.pop()
             return
     answer = holder["answer"]
+    save_turn(question, answer)
     messages.append({"role": "assistant", "content": answer.text, "answer": answer.to_dict(), "id": uuid.uuid4().hex})
     st.rerun()

@@ -33,11 +33,32 @@ def reviewer() -> Reviewer:
     return Reviewer.open(settings, embedder(), guidance)
 
 
-@st.cache_resource(show_spinner="Opening the review history…")
+@st.cache_resource(show_spinner="Opening the database…")
+def database():
+    from app.storage.database import open_database
+
+    return open_database(get_settings().database)
+
+
+@st.cache_resource
 def history_store():
     from app.history.store import HistoryStore
 
-    return HistoryStore.from_settings(get_settings())
+    return HistoryStore(get_settings().database)
+
+
+@st.cache_resource
+def conversation_store():
+    from app.conversation.store import ConversationStore
+
+    return ConversationStore(database())
+
+
+@st.cache_resource
+def rate_limiter():
+    from app.ratelimit import RateLimiter
+
+    return RateLimiter.from_settings(get_settings())
 
 
 @st.cache_resource

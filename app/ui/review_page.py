@@ -9,13 +9,14 @@ import re
 import streamlit as st
 
 from app.history.errors import HistoryError
+from app.ratelimit import RateLimited
 from app.review import backlog
 from app.review.assess import LOW_CONFIDENCE
 from app.review.overrides import apply_overrides, labelled_examples
 from app.review.parse import DesignInputError, read_design
 from app.review.prioritize import matrix_svg
 from app.review.report import ReviewReport, radar_svg, to_html, to_markdown
-from app.ui import resources
+from app.ui import identity, resources
 from core.pillars import REVIEW_AREA_NAMES
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,11 @@ def page() -> None:
     cached = st.session_state.get("review")
     if not cached or cached[0] != key:
         try:
+            resources.rate_limiter().hit(identity.current_user().user_id, "reviews")
             st.session_state.review = (key, run_review(data, upload.name))
+        except RateLimited as exc:
+            st.warning(f"Too many reviews: {exc}")
+            return
         except DesignInputError as exc:
             st.error(f"This document cannot be reviewed: {exc}")
             return
@@ -202,8 +207,4 @@ def save_to_history(report: ReviewReport, document_sha256: str) -> None:
 
 
 def _who() -> str:
-    try:
-        user = st.user
-        return str(user.get("email") or user.get("name") or "local") if user.get("is_logged_in") else "local"
-    except Exception:  # no sign-in configured
-        return "local"
+    return identity.current_user().name
