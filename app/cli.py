@@ -158,7 +158,7 @@ def _usage(days: int | None, as_json: bool) -> int:
     from app.llm.usage import UsageLog, format_totals
 
     settings = get_settings()
-    rows = UsageLog(settings.usage_db, settings.llm_prices).totals(days)
+    rows = UsageLog.from_settings(settings).totals(days)
     print(json.dumps(rows, indent=2) if as_json else format_totals(rows))
     return 0
 

@@ -1,56 +1,54 @@
-"""Thumbs up/down with an optional comment per answer, kept in a local SQLite file and exportable as CSV."""
+"""Thumbs up/down with an optional comment per answer, kept in the project database and exportable as CSV.
+Feedback files of earlier versions (`WAF_FEEDBACK_DB`, SQLite) are imported once and left as they were."""
 from __future__ import annotations
 
 import csv
 import io
 import json
-import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created TEXT NOT NULL,
-    rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
-    comment TEXT NOT NULL DEFAULT '',
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    citations TEXT NOT NULL,
-    backend TEXT NOT NULL
-)
-"""
-COLUMNS = ["id", "created", "rating", "comment", "question", "answer", "citations", "backend"]
+import sqlalchemy as sa
+
+from app.storage.database import iso_utc, open_database
+from app.storage.legacy import import_legacy_sqlite
+from app.storage.schema import feedback
+
+COLUMNS = ["id", "created", "user_id", "rating", "comment", "question", "answer", "citations", "backend"]
+
+_LEGACY_QUERY = "SELECT created, rating, comment, question, answer, citations, backend FROM feedback ORDER BY id"
+
+
+def _from_legacy(row: tuple) -> dict:
+    created, rating, comment, question, answer, citations, backend = row
+    return {"created": datetime.fromisoformat(created), "user_id": "local", "rating": rating, "comment": comment,
+            "question": question, "answer": answer, "citations": citations, "backend": backend}
 
 
 class FeedbackStore:
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.execute(_SCHEMA)
+    def __init__(self, url: str, legacy_file: Path | None = None):
+        self.engine = open_database(url)
+        import_legacy_sqlite(self.engine, legacy_file, "feedback", feedback, _LEGACY_QUERY, _from_legacy)
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=10)
+    @classmethod
+    def from_settings(cls, settings) -> FeedbackStore:
+        return cls(settings.database, settings.feedback_db)
 
-    def add(self, rating: int, question: str, answer: str, citations: list[str], backend: str, comment: str = "") -> int:
+    def add(self, rating: int, question: str, answer: str, citations: list[str], backend: str, comment: str = "",
+            user_id: str = "local") -> int:
         if rating not in (-1, 1):
             raise ValueError("rating must be 1 (thumbs up) or -1 (thumbs down)")
-        with closing(self._connect()) as db, db:
-            cursor = db.execute(
-                "INSERT INTO feedback (created, rating, comment, question, answer, citations, backend) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    datetime.now(UTC).isoformat(timespec="seconds"), rating, comment.strip(), question,
-                    answer, json.dumps(citations), backend,
-                ),
-            )
-            return int(cursor.lastrowid)
+        with self.engine.begin() as db:
+            result = db.execute(feedback.insert().values(
+                created=datetime.now(UTC), user_id=user_id, rating=rating, comment=comment.strip(), question=question,
+                answer=answer, citations=json.dumps(citations), backend=backend,
+            ))
+            return int(result.inserted_primary_key[0])
 
     def rows(self) -> list[dict]:
-        with closing(self._connect()) as db:
-            return [dict(zip(COLUMNS, row)) for row in db.execute(f"SELECT {', '.join(COLUMNS)} FROM feedback ORDER BY id")]
+        with self.engine.connect() as db:
+            found = db.execute(sa.select(*(feedback.c[c] for c in COLUMNS)).order_by(feedback.c.id)).all()
+        return [{**dict(zip(COLUMNS, row)), "created": iso_utc(row[1])} for row in found]
 
     def to_csv(self) -> str:
         buffer = io.StringIO()

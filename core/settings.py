@@ -79,7 +79,8 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "corpus" / "checklist" / "review-checklist.yaml", description="the design review checklist"
     )
     feedback_db: Path = Field(
-        PROJECT_ROOT / ".feedback.sqlite", description="where the UI stores thumbs up/down and comments (SQLite)"
+        PROJECT_ROOT / ".feedback.sqlite",
+        description="the feedback file of earlier versions (SQLite), imported once into the database and left as it was",
     )
     data_dir: Path = Field(PROJECT_ROOT / ".data", description="where local state lives (the SQLite database by default)")
     database_url: str = Field(
@@ -158,8 +159,10 @@ class Settings(BaseSettings):
         " `python -m eval.calibrate_support`)",
     )
     llm_history_turns: int = Field(3, description="earlier turns used to rewrite a follow-up")
+    usage_log: bool = Field(True, description="log every LLM call's tokens, latency and estimated cost in the database")
     usage_db: Path | None = Field(
-        PROJECT_ROOT / ".usage.sqlite", description="SQLite usage log of LLM calls; empty = off"
+        PROJECT_ROOT / ".usage.sqlite",
+        description="the usage log file of earlier versions (SQLite), imported once into the database and left as it was",
     )
     llm_prices: dict[str, dict[str, float]] = Field(
         default_factory=lambda: {

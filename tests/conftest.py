@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,12 @@ FIXTURE_RELEVANCE_THRESHOLD = "0.30"
 def pytest_configure(config):
     apply_offline_defaults()
     os.environ["WAF_RELEVANCE_THRESHOLD"] = FIXTURE_RELEVANCE_THRESHOLD
+    # State the tests write (the database, and no files of earlier versions to import) stays out of the checkout;
+    # tests that look at it set their own.
+    state = Path(tempfile.mkdtemp(prefix="waf-test-state-"))
+    os.environ.setdefault("WAF_DATA_DIR", str(state / "data"))
+    os.environ.setdefault("WAF_FEEDBACK_DB", str(state / "no-legacy-feedback.sqlite"))
+    os.environ.setdefault("WAF_USAGE_DB", str(state / "no-legacy-usage.sqlite"))
 
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -129,6 +129,8 @@ def test_bad_requests_get_a_json_error_naming_the_problem(open_api, method, path
 def test_bad_uploads_are_named_and_refused(open_api):
     not_pdf = open_api.post("/review", files={"file": ("design.pdf", b"not a pdf at all", "application/pdf")})
     assert not_pdf.status_code == 400 and "not a PDF" in not_pdf.json()["error"]
+    wrong_file = open_api.post("/review", files={"file": ("hostname", b"build-agent-07\n", "text/plain")})
+    assert wrong_file.status_code == 400 and "too little to review as a design" in wrong_file.json()["error"]
     with DESIGN.open("rb") as design:
         bad = open_api.post("/review", files={"file": ("design.md", design)}, data={"overrides": "{not json"})
     assert bad.status_code == 400 and "overrides: not JSON" in bad.json()["error"]

@@ -353,7 +353,7 @@ def test_the_llm_path_verifies_citations_against_an_azure_backed_index(fake_sear
     settings = azure_settings(fake_search, tmp_path)
     ingest(settings, corpus_copy, embedder)
     llm_settings = settings.model_copy(update={
-        "llm_backend": "openai", "openai_base_url": fake_openai.base_url, "usage_db": None, "llm_fallbacks": ["extractive"],
+        "llm_backend": "openai", "openai_base_url": fake_openai.base_url, "usage_log": False, "llm_fallbacks": ["extractive"],
     })
     answer = Assistant.open(llm_settings, embedder).ask("How should the app react when the model API returns 429?")
     assert answer.backend == "openai" and not answer.refused and not answer.notice

@@ -304,3 +304,38 @@ def test_cli_saves_milestones_compares_and_exports(corpus_index, tmp_path):
     assert unknown.returncode == 2 and "saved workloads: claims" in unknown.stderr and "Traceback" not in unknown.stderr
     missing = run("review", str(v1), "--workload", "claims", "--compare", "M7")
     assert missing.returncode == 2 and "its milestones: M1, M2" in missing.stderr
+
+
+def test_feedback_and_usage_files_of_earlier_versions_are_imported_once_and_left_as_they_were(database_url, tmp_path):
+    import sqlite3
+
+    from app.feedback import FeedbackStore
+    from app.llm.usage import UsageLog
+
+    old_feedback, old_usage = tmp_path / "feedback.sqlite", tmp_path / "usage.sqlite"
+    with sqlite3.connect(old_feedback) as db:  # the schema the earlier versions wrote
+        db.execute("CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, rating INTEGER"
+                   " NOT NULL, comment TEXT NOT NULL DEFAULT '', question TEXT NOT NULL, answer TEXT NOT NULL, citations"
+                   " TEXT NOT NULL, backend TEXT NOT NULL)")
+        db.execute("INSERT INTO feedback (created, rating, comment, question, answer, citations, backend) VALUES"
+                   " ('2026-10-01T09:00:00+00:00', -1, 'missing key rotation', 'How do I store keys?', 'Use a vault.',"
+                   " '[\"https://learn.microsoft.com/azure/well-architected/security/\"]', 'extractive')")
+    with sqlite3.connect(old_usage) as db:
+        db.execute("CREATE TABLE llm_usage (ts TEXT NOT NULL, day TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT"
+                   " NULL, purpose TEXT NOT NULL, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+                   " latency_ms REAL NOT NULL, cost_usd REAL, ok INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '',"
+                   " retries INTEGER NOT NULL DEFAULT 0)")
+        db.execute("INSERT INTO llm_usage VALUES ('2026-10-01T09:00:00+00:00', '2026-10-01', 'openai', 'gpt-4o',"
+                   " 'answer', 1000, 200, 850.0, 0.0045, 1, '', 0)")
+    before = (old_feedback.read_bytes(), old_usage.read_bytes())
+
+    for _ in range(2):  # opened twice: imported once
+        feedback = FeedbackStore(database_url, old_feedback)
+        usage = UsageLog(database_url, {}, old_usage)
+    (row,) = feedback.rows()
+    assert row["comment"] == "missing key rotation" and row["user_id"] == "local" and row["created"].startswith("2026-10-01")
+    feedback.add(1, "q", "a", [], "extractive", user_id="alice")
+    assert [r["user_id"] for r in feedback.rows()] == ["local", "alice"]
+    (day,) = usage.totals()
+    assert (day["day"], day["calls"], day["input_tokens"]) == ("2026-10-01", 1, 1000)
+    assert (old_feedback.read_bytes(), old_usage.read_bytes()) == before

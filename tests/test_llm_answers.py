@@ -23,7 +23,7 @@ def llm(assistant, embedder, fake_openai, tmp_path):
 
     def make(**overrides) -> Assistant:
         settings = assistant.settings.model_copy(update={
-            "llm_backend": "openai", "openai_base_url": fake_openai.base_url, "usage_db": tmp_path / "usage.sqlite",
+            "llm_backend": "openai", "openai_base_url": fake_openai.base_url, "data_dir": tmp_path / "data",
             "llm_prices": PRICES, "llm_fallbacks": ["extractive"], **overrides,
         })
         generator = from_settings(settings, embedder, assistant.index.stored.sentences, sleep=lambda s: None)
@@ -135,7 +135,7 @@ def injected_assistant(tmp_path_factory, embedder):
 
 def _with_fake(base: Assistant, fake: FakeOpenAI, tmp_path, embedder) -> Assistant:
     settings = base.settings.model_copy(update={
-        "llm_backend": "openai", "openai_base_url": fake.base_url, "usage_db": tmp_path / "u.sqlite",
+        "llm_backend": "openai", "openai_base_url": fake.base_url, "data_dir": tmp_path / "data",
     })
     return Assistant(settings, base.index, base.retriever, base.answerer,
                      from_settings(settings, embedder, base.index.stored.sentences, sleep=lambda s: None))
@@ -372,7 +372,7 @@ def test_usage_is_logged_from_the_api_usage_fields_with_estimated_cost(llm, fake
     assistant.ask(QUESTION)
     list(assistant.stream(QUESTION))
     reported = [r["usage"] for r in fake_openai.replies]
-    rows = UsageLog(tmp_path / "usage.sqlite").totals()
+    rows = UsageLog(f"sqlite:///{tmp_path / 'data' / 'waf.sqlite'}").totals()
     assert len(rows) == 1 and rows[0]["backend"] == "openai"
     assert rows[0]["calls"] == 3 and rows[0]["failed"] == 1
     assert rows[0]["input_tokens"] == sum(u[0] for u in reported)

@@ -26,7 +26,7 @@ def closed_port() -> int:
 @pytest.mark.slow
 def test_ask_and_usage_against_an_openai_compatible_server(corpus_index, fake_openai, tmp_path):
     env = {"WAF_LLM_BACKEND": "openai", "WAF_OPENAI_BASE_URL": fake_openai.base_url,
-           "WAF_USAGE_DB": str(tmp_path / "usage.sqlite"), "WAF_OPENAI_MODEL": "fake-gpt",
+           "WAF_DATA_DIR": str(tmp_path / "data"), "WAF_OPENAI_MODEL": "fake-gpt",
            "WAF_LLM_PRICES": json.dumps({"fake-gpt": {"input_per_1k": 0.01, "output_per_1k": 0.03}})}
     result = run(["ask", "How should the app react when the model API returns 429?"], corpus_index.index_dir, env)
     assert result.returncode == 0, result.stderr

@@ -60,7 +60,7 @@ def test_price_table_matches_model_versions_by_prefix(tmp_path):
     assert price_for(prices, "GPT-4o-2024-08-06") == prices["gpt-4o"]
     assert estimate_cost(prices, "gpt-4o", 1500, 500) == pytest.approx(2.5)
     assert estimate_cost(prices, "llama3.1", 10, 10) is None
-    log = UsageLog(tmp_path / "u.sqlite", prices)
+    log = UsageLog(f"sqlite:///{tmp_path / 'u.sqlite'}", prices)
     log.record("ollama", "llama3.1", "answer", 10, 5, 12.0)
     log.record("openai", "gpt-4o", "answer", 1000, 1000, 30.0)
     rows = {r["backend"]: r for r in log.totals()}
@@ -69,7 +69,7 @@ def test_price_table_matches_model_versions_by_prefix(tmp_path):
 
 
 def test_usage_log_can_be_switched_off(tmp_path):
-    log = UsageLog("")
+    log = UsageLog(None)
     assert log.record("openai", "gpt-4o", "answer", 1, 1)["input_tokens"] == 1 and log.totals() == []
 
 

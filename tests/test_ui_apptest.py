@@ -88,10 +88,10 @@ def test_feedback_is_stored_with_question_answer_and_citations(app_env):
     at.feedback(key=f"rating-{message_id}").set_value(0).run(timeout=TIMEOUT)  # 0 is thumbs down
     at.text_input(key=f"comment-{message_id}").input("missing the key rotation advice").run(timeout=TIMEOUT)
     at.button(key=f"send-{message_id}").click().run(timeout=TIMEOUT)
-    rows = FeedbackStore(app_env / "feedback.sqlite").rows()
+    rows = FeedbackStore(f"sqlite:///{app_env / 'data' / 'waf.sqlite'}").rows()
     assert len(rows) == 1 and rows[0]["rating"] == -1 and rows[0]["comment"] == "missing the key rotation advice"
     assert rows[0]["question"] == "What does SE:07 ask for?" and "encryption" in rows[0]["citations"]
-    assert "missing the key rotation advice" in FeedbackStore(app_env / "feedback.sqlite").to_csv()
+    assert "missing the key rotation advice" in FeedbackStore(f"sqlite:///{app_env / 'data' / 'waf.sqlite'}").to_csv()
 
 
 def test_missing_index_tells_the_user_how_to_build_it(app_env, monkeypatch):

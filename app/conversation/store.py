@@ -10,26 +10,11 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from app.storage.database import iso_utc
+from app.storage.schema import conversations, messages
+
 MAX_TITLE = 80
 
-metadata = sa.MetaData()
-conversations = sa.Table(
-    "conversations", metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("user_id", sa.String(200), nullable=False),
-    sa.Column("title", sa.String(200), nullable=False),
-    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
-)
-messages = sa.Table(
-    "messages", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("conversation_id", sa.String(32), sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("role", sa.String(20), nullable=False),
-    sa.Column("content", sa.Text, nullable=False),
-    sa.Column("answer_json", sa.Text, nullable=True),
-    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
-)
 
 
 class ConversationNotFound(LookupError):
@@ -95,7 +80,7 @@ class ConversationStore:
                 sa.select(conversations.c.id, conversations.c.title, conversations.c.created, conversations.c.updated, count)
                 .where(conversations.c.user_id == user_id).order_by(conversations.c.updated.desc(), conversations.c.id)
             ).all()
-        return [ConversationSummary(i, t, _iso(c), _iso(u), n) for i, t, c, u, n in rows]
+        return [ConversationSummary(i, t, iso_utc(c), iso_utc(u), n) for i, t, c, u, n in rows]
 
     def messages(self, user_id: str, conversation_id: str) -> list[Message]:
         with self.engine.connect() as db:
@@ -104,7 +89,7 @@ class ConversationStore:
                 sa.select(messages.c.role, messages.c.content, messages.c.answer_json, messages.c.created)
                 .where(messages.c.conversation_id == conversation_id).order_by(messages.c.id)
             ).all()
-        return [Message(r, c, json.loads(a) if a else None, _iso(t)) for r, c, a, t in rows]
+        return [Message(r, c, json.loads(a) if a else None, iso_utc(t)) for r, c, a, t in rows]
 
     def delete(self, user_id: str, conversation_id: str) -> None:
         with self.engine.begin() as db:
@@ -119,9 +104,3 @@ class ConversationStore:
         ).first()
         if found is None:
             raise ConversationNotFound(conversation_id)
-
-
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:  # SQLite returns naive datetimes; they were stored in UTC
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat(timespec="seconds")

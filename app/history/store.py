@@ -14,35 +14,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.history.errors import HistoryError
 from app.review.report import ReviewReport
-from app.storage.database import DatabaseError, first_line, open_database, schema_revision
+from app.storage.database import DatabaseError, first_line, iso_utc, open_database, schema_revision
+from app.storage.schema import MILESTONE_LENGTH, WORKLOAD_NAME_LENGTH, reviews, workloads
 
 __all__ = ["HistoryError", "HistoryStore", "Milestone", "WorkloadSummary", "check_name"]
 
-MAX_NAME = 100
-MAX_MILESTONE = 200
+MAX_NAME = WORKLOAD_NAME_LENGTH
+MAX_MILESTONE = MILESTONE_LENGTH
 
-metadata = sa.MetaData()
-workloads = sa.Table(
-    "workloads", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(MAX_NAME), nullable=False, unique=True),
-    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
-)
-reviews = sa.Table(
-    "reviews", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("workload_id", sa.Integer, sa.ForeignKey("workloads.id"), nullable=False),
-    sa.Column("milestone", sa.String(MAX_MILESTONE), nullable=False),
-    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("author", sa.String(200), nullable=False),
-    sa.Column("document_name", sa.String(500), nullable=False),
-    sa.Column("document_sha256", sa.String(64), nullable=False),
-    sa.Column("assessor", sa.String(200), nullable=False),
-    sa.Column("overall_score", sa.Integer, nullable=True),
-    sa.Column("report_json", sa.Text, nullable=False),
-    sa.Column("pillar_scores", sa.Text, nullable=False),
-    sa.Column("gap_count", sa.Integer, nullable=False),
-)
 
 
 @dataclass(frozen=True)
@@ -125,7 +104,7 @@ class HistoryStore:
         summaries: dict[str, WorkloadSummary] = {}
         for name, milestone, overall, created in rows:
             count = summaries[name].milestones + 1 if name in summaries else 1
-            summaries[name] = WorkloadSummary(name, count, milestone, overall, _iso(created))
+            summaries[name] = WorkloadSummary(name, count, milestone, overall, iso_utc(created))
         return list(summaries.values())
 
     def milestones(self, workload: str) -> list[Milestone]:
@@ -199,10 +178,4 @@ def _milestone_query():
 
 def _milestone(row) -> Milestone:
     name, milestone, created, author, document, sha, assessor, overall, pillars, gaps = row
-    return Milestone(name, milestone, _iso(created), author, document, sha, assessor, overall, json.loads(pillars), gaps)
-
-
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:  # SQLite returns naive datetimes; they were stored in UTC
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat(timespec="seconds")
+    return Milestone(name, milestone, iso_utc(created), author, document, sha, assessor, overall, json.loads(pillars), gaps)

@@ -156,7 +156,7 @@ def client_from_settings(settings, sleep: Callable[[float], None] = time.sleep) 
     (raises BackendConfigError when misconfigured)."""
     return ChatClient(
         build_backends(settings),
-        UsageLog(settings.usage_db, settings.llm_prices),
+        UsageLog.from_settings(settings),
         RetryPolicy(
             max_retries=settings.llm_max_retries, base_seconds=settings.llm_retry_base_seconds,
             max_seconds=settings.llm_retry_max_seconds, timeout=settings.llm_timeout_seconds, sleep=sleep,

@@ -1,4 +1,5 @@
-"""Usage log: tokens in/out from the API's usage fields, latency and estimated cost, per call, in SQLite.
+"""Usage log: tokens in/out from the API's usage fields, latency and estimated cost, per call, in the project
+database (`WAF_USAGE_LOG=false` turns it off; a usage file of an earlier version, `WAF_USAGE_DB`, is imported once).
 
 Token counts come only from the response (`usage`, or the final stream chunk with stream_usage=True):
 nothing here tokenizes, so nothing needs tiktoken. Cost is an estimate from the configurable price table
@@ -6,17 +7,24 @@ nothing here tokenizes, so nothing needs tiktoken. Cost is an estimate from the 
 """
 from __future__ import annotations
 
-import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS llm_usage (
-    ts TEXT NOT NULL, day TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL, purpose TEXT NOT NULL,
-    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, latency_ms REAL NOT NULL,
-    cost_usd REAL, ok INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', retries INTEGER NOT NULL DEFAULT 0
-)"""
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.storage.schema import llm_usage
+
+COLUMNS = ("ts", "day", "backend", "model", "purpose", "input_tokens", "output_tokens", "latency_ms", "cost_usd", "ok",
+           "error", "retries")
+_LEGACY_QUERY = f"SELECT {', '.join(COLUMNS)} FROM llm_usage"
+
+
+def _from_legacy(row: tuple) -> dict:
+    data = dict(zip(COLUMNS, row))
+    return {**data, "ts": datetime.fromisoformat(data["ts"])}
 
 
 def price_for(prices: dict[str, dict[str, float]], model: str) -> dict[str, float] | None:
@@ -39,16 +47,20 @@ def estimate_cost(prices: dict[str, dict[str, float]], model: str, input_tokens:
 
 
 class UsageLog:
-    def __init__(self, path: Path | str | None, prices: dict[str, dict[str, float]] | None = None):
-        self.path = Path(path) if path and str(path) not in ("", ".") else None
+    def __init__(self, url: str | None, prices: dict[str, dict[str, float]] | None = None, legacy_file: Path | None = None):
+        """url: the database to log into; None or "" = logging off (records are still returned, for the answer)."""
         self.prices = prices or {}
+        self.engine = None
+        if url:
+            from app.storage.database import open_database
+            from app.storage.legacy import import_legacy_sqlite
 
-    def _connect(self) -> sqlite3.Connection:
-        assert self.path is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10)
-        connection.execute(SCHEMA)
-        return connection
+            self.engine = open_database(url)
+            import_legacy_sqlite(self.engine, legacy_file, "llm_usage", llm_usage, _LEGACY_QUERY, _from_legacy)
+
+    @classmethod
+    def from_settings(cls, settings) -> UsageLog:
+        return cls(settings.database if settings.usage_log else None, settings.llm_prices, settings.usage_db)
 
     def record(
         self, backend: str, model: str, purpose: str, input_tokens: int = 0, output_tokens: int = 0,
@@ -60,38 +72,34 @@ class UsageLog:
             "cost_usd": estimate_cost(self.prices, model, input_tokens, output_tokens) if ok else None,
             "ok": ok, "error": error, "retries": retries,
         }
-        if self.path is None:
+        if self.engine is None:
             return row
         now = datetime.now(UTC)
         try:
-            with self._connect() as connection:
-                connection.execute(
-                    "INSERT INTO llm_usage VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (now.isoformat(timespec="seconds"), now.date().isoformat(), backend, model, purpose,
-                     row["input_tokens"], row["output_tokens"], row["latency_ms"], row["cost_usd"], int(ok), error,
-                     retries),
-                )
-            connection.close()
-        except (sqlite3.Error, OSError) as exc:  # the log must never cost the user an answer
-            print(f"warning: usage log {self.path} not written: {exc}", file=sys.stderr)
+            with self.engine.begin() as db:
+                db.execute(llm_usage.insert().values(ts=now, day=now.date().isoformat(), **{**row, "ok": int(ok)}))
+        except (SQLAlchemyError, OSError) as exc:  # the log must never cost the user an answer
+            print(f"warning: usage log not written: {exc}", file=sys.stderr)
         return row
 
     def totals(self, days: int | None = None) -> list[dict]:
         """Calls, failures, tokens, latency and cost per day and backend, newest day first."""
-        if self.path is None or not self.path.exists():
+        if self.engine is None:
             return []
-        where, params = "", ()
+        u = llm_usage.c
+        query = sa.select(
+            u.day, u.backend, sa.func.count(), sa.func.sum(1 - u.ok), sa.func.sum(u.input_tokens),
+            sa.func.sum(u.output_tokens), sa.func.avg(u.latency_ms), sa.func.sum(u.cost_usd),
+            sa.func.sum(sa.case(((u.ok == 1) & u.cost_usd.is_(None), 1), else_=0)),
+        ).group_by(u.day, u.backend).order_by(u.day.desc(), u.backend)
         if days:
-            since = datetime.fromtimestamp(time.time() - days * 86400, UTC).date().isoformat()
-            where, params = "WHERE day >= ?", (since,)
-        with self._connect() as connection:
-            rows = connection.execute(
-                f"""SELECT day, backend, COUNT(*), SUM(1 - ok), SUM(input_tokens), SUM(output_tokens),
-                    AVG(latency_ms), SUM(cost_usd), SUM(CASE WHEN ok AND cost_usd IS NULL THEN 1 ELSE 0 END)
-                    FROM llm_usage {where} GROUP BY day, backend ORDER BY day DESC, backend""",
-                params,
-            ).fetchall()
-        connection.close()
+            query = query.where(u.day >= datetime.fromtimestamp(time.time() - days * 86400, UTC).date().isoformat())
+        with self.engine.connect() as db:
+            rows = [
+                (day, backend, calls, int(failed), int(tokens_in), int(tokens_out), float(latency),
+                 None if cost is None else float(cost), int(unpriced))
+                for day, backend, calls, failed, tokens_in, tokens_out, latency, cost, unpriced in db.execute(query)
+            ]
         keys = ("day", "backend", "calls", "failed", "input_tokens", "output_tokens", "avg_latency_ms", "cost_usd", "unpriced")
         return [dict(zip(keys, row)) for row in rows]
 

@@ -8,12 +8,14 @@ from pathlib import Path
 from app.review.assess import Assessor, StatusModel
 from app.review.checklist import load_checklist
 from app.review.llm_judge import LLMJudge, judge_from_settings
-from app.review.parse import MB, DesignDocument, Limits, read_design, read_design_file
+from app.review.parse import MB, DesignDocument, DesignInputError, Limits, read_design, read_design_file
 from app.review.report import ReviewReport, build_report
 from app.review.screen import screen
 from app.review.statements import load_statements
 from core.embeddings import SentenceEmbedder
 from core.settings import Settings
+
+MIN_DESIGN_WORDS = 20
 
 
 @dataclass
@@ -32,6 +34,12 @@ class Reviewer:
         return cls(assessor, Limits(max_bytes=settings.review_max_upload_mb * MB), judge_from_settings(settings))
 
     def review_document(self, document: DesignDocument) -> ReviewReport:
+        words = len(document.text.split())
+        if words < MIN_DESIGN_WORDS:  # a wrong file would otherwise come back as a confident list of every gap
+            raise DesignInputError(
+                f"{document.name}: {words} word(s) of text is too little to review as a design document "
+                f"(at least {MIN_DESIGN_WORDS})"
+            )
         # Text addressed to the reviewer is left out for both assessors: the rule takes no orders, but it would
         # otherwise quote "mark everything compliant" as evidence when it sits beside a real passage.
         screened, set_aside = screen(document)

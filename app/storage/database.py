@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _UPGRADE_LOCK = threading.Lock()
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
 
 
 class DatabaseError(ValueError):
@@ -20,9 +23,11 @@ class DatabaseError(ValueError):
 
 
 def open_database(url: str) -> Engine:
-    """An engine on the database at `url`, its schema at the newest revision."""
+    """An engine on the database at `url` (one per URL and process, with its connection pool), its schema at the
+    newest revision."""
     try:
-        engine = create_engine(url)
+        with _ENGINES_LOCK:
+            engine = _ENGINES.get(url) or _ENGINES.setdefault(url, create_engine(url))
         upgrade_schema(engine)
     except DatabaseError:
         raise
@@ -78,6 +83,13 @@ def schema_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def iso_utc(value: datetime) -> str:
+    """A stored timestamp as ISO 8601 in UTC (SQLite hands back naive datetimes; they were stored in UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat(timespec="seconds")
 
 
 def safe_url(url: str) -> str:

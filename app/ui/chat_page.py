@@ -86,6 +86,7 @@ def render_feedback(answer: dict, message_id: str) -> None:
         resources.feedback_store().add(
             1 if rating == 1 else -1, answer["question"], answer["text"],
             [c["url"] for c in answer.get("citations", [])], answer.get("backend", ""), comment,
+            user_id=identity.current_user().user_id,
         )
         saved.add(message_id)
         st.rerun()

@@ -63,7 +63,7 @@ def rate_limiter():
 
 @st.cache_resource
 def feedback_store() -> FeedbackStore:
-    return FeedbackStore(get_settings().feedback_db)
+    return FeedbackStore.from_settings(get_settings())
 
 
 def settings() -> Settings:
