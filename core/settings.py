@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     auth_allowed_groups: list[str] = Field(
         default_factory=list, description="group object IDs of which a signed-in user needs one (`groups` claim); empty = any"
     )
+    server_url: str = Field(
+        "", description="a running `waf-assistant serve` that `ask` sends questions to (same as `ask --server`); empty = answer locally"
+    )
+    api_token: str = Field("", description="bearer token `ask --server` sends when the server requires sign-in")
     rate_limit_questions: int = Field(20, ge=0, description="questions per user per minute (API and UI); 0 = no limit")
     rate_limit_reviews: int = Field(5, ge=0, description="design reviews per user per minute (API and UI); 0 = no limit")
     api_max_history_messages: int = Field(20, ge=0, description="earlier chat messages the API uses for a follow-up")

@@ -6,13 +6,10 @@ import logging
 import sys
 from pathlib import Path
 
-from core.embeddings import ModelLoadError
+from core.errors import ModelLoadError
 from core.offline import apply_offline_defaults
 from core.settings import get_settings
 from index.errors import IndexProblem
-from ingest.corpus_check import check_corpus
-from ingest.docs_sync import DocsSyncError, sync_official_docs
-from ingest.pipeline import IngestInputError, run_ingest
 
 EXIT_BAD_INPUT = 2
 
@@ -24,6 +21,8 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_ingest_command(args: argparse.Namespace) -> int:
+    from ingest.pipeline import IngestInputError, run_ingest  # here: `waf-assistant ask` should not pay for it
+
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     settings = get_settings()
     if args.index_dir is not None:
@@ -53,6 +52,9 @@ def add_docs_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_docs_command(args: argparse.Namespace) -> int:
     """Fetch the docs, check our corpus's citations against them, then bring the index up to date."""
+    from ingest.corpus_check import check_corpus
+    from ingest.docs_sync import DocsSyncError, sync_official_docs
+
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     settings = get_settings()
     try:

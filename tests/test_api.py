@@ -265,6 +265,21 @@ def test_serve_streams_a_cited_answer_to_a_client_with_a_token(corpus_index, tmp
             chunks = [json.loads(line) for line in response.iter_lines() if line]
         assert response.status_code == 200 and chunks[-1]["context"]["data_points"]["citations"]
         assert "openapi" in httpx.get(f"{base}/openapi.json").json()
+
+        # `ask --server`: the CLI sends the question to the running server instead of loading the model itself.
+        def ask(*args, **extra_env):
+            return subprocess.run([cli, "ask", "What does SE:07 ask for?", "--server", base, *args], capture_output=True,
+                                  text=True, timeout=120, env={**env, **extra_env})
+
+        answered = ask(WAF_API_TOKEN=token)
+        assert answered.returncode == 0, answered.stderr
+        assert "encryption#encrypt-data-at-rest" in answered.stdout and "Sources" in answered.stdout
+        as_json = json.loads(ask("--json", WAF_API_TOKEN=token).stdout)
+        assert as_json["citations"] and "display_text" not in as_json
+        refused = ask()
+        assert refused.returncode == 2 and "401" in refused.stderr and "sign-in required" in refused.stderr
     finally:
         server.terminate()
         server.wait(timeout=30)
+    gone = subprocess.run([cli, "ask", "hello", "--server", base], capture_output=True, text=True, timeout=60, env=env)
+    assert gone.returncode == 1 and "cannot reach the server" in gone.stderr and "Traceback" not in gone.stderr

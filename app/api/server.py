@@ -159,7 +159,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services.limiter.hit(who.user_id, "questions")
         assistant = services.need("assistant")
         history = [m.model_dump() for m in body.history[-settings.api_max_history_messages:]]
-        return assistant.ask(body.question, body.pillar, history=history).to_dict()
+        answer = assistant.ask(body.question, body.pillar, history=history)
+        return {**answer.to_dict(), "display_text": answer.display_text()}
 
     @app.post("/chat", response_model=None)
     def chat(body: ChatRequest, who: Caller) -> dict | StreamingResponse:
