@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from app import telemetry
 from app.answer import Answer, Citation, Passage
 from app.extractive import ExtractiveAnswerer, Quote, render
 from app.question import load_glossary, understand
@@ -60,33 +61,42 @@ class Assistant:
 
     def ask(self, question: str, pillar: str | None = None, history: list | None = None) -> Answer:
         """history: earlier turns (Answer objects, (question, answer) pairs or role dicts) for follow-ups."""
-        turn = self._prepare(question, pillar, history)
-        if turn.answer is None and self.generator is not None:
-            generated = time.perf_counter()
-            turn.answer = self.generator.answer(
-                turn.standalone, turn.hits, turn.passages, turn.best, lambda: self._extractive(turn), turn.record
-            )
-            turn.timings["generate_ms"] = (time.perf_counter() - generated) * 1000
-        return self._complete(turn, turn.answer or self._extractive(turn))
+        with telemetry.span("waf.answer", **{"waf.pillar": pillar, "waf.streamed": False}) as current:
+            turn = self._prepare(question, pillar, history)
+            if turn.answer is None and self.generator is not None:
+                generated = time.perf_counter()
+                with telemetry.span("waf.generate", **{"waf.backend.primary": self.generator.primary}):
+                    turn.answer = self.generator.answer(
+                        turn.standalone, turn.hits, turn.passages, turn.best, lambda: self._extractive(turn), turn.record
+                    )
+                turn.timings["generate_ms"] = (time.perf_counter() - generated) * 1000
+            answer = self._complete(turn, turn.answer or self._extractive(turn))
+            telemetry.record_answer(current, answer, self.generator.primary if self.generator else None)
+            return answer
 
     def stream(self, question: str, pillar: str | None = None, history: list | None = None) -> Iterator[str | Answer]:
         """Text deltas for the UI, then the final Answer: its text (citations resolved, markers repaired, or
         another backend's answer) replaces what was streamed."""
-        turn = self._prepare(question, pillar, history)
-        if turn.answer is None and self.generator is not None:
-            generated = time.perf_counter()
-            for item in self.generator.stream(
-                turn.standalone, turn.hits, turn.passages, turn.best, lambda: self._extractive(turn), turn.record
-            ):
-                if isinstance(item, Answer):
-                    turn.timings["generate_ms"] = (time.perf_counter() - generated) * 1000
-                    yield self._complete(turn, item)
-                    return
-                yield item
-            return
-        answer = self._complete(turn, turn.answer or self._extractive(turn))
-        yield answer.text
-        yield answer
+        with telemetry.span("waf.answer", **{"waf.pillar": pillar, "waf.streamed": True}) as current:
+            turn = self._prepare(question, pillar, history)
+            if turn.answer is None and self.generator is not None:
+                generated = time.perf_counter()
+                with telemetry.span("waf.generate", **{"waf.backend.primary": self.generator.primary}):
+                    for item in self.generator.stream(
+                        turn.standalone, turn.hits, turn.passages, turn.best, lambda: self._extractive(turn), turn.record
+                    ):
+                        if isinstance(item, Answer):
+                            turn.timings["generate_ms"] = (time.perf_counter() - generated) * 1000
+                            answer = self._complete(turn, item)
+                            telemetry.record_answer(current, answer, self.generator.primary)
+                            yield answer
+                            return
+                        yield item
+                return
+            answer = self._complete(turn, turn.answer or self._extractive(turn))
+            telemetry.record_answer(current, answer)
+            yield answer.text
+            yield answer
 
     def _prepare(self, question: str, pillar: str | None, history: list | None) -> _Turn:
         """Standalone question (conversation memory), retrieval, and the decline when nothing is relevant."""
@@ -107,6 +117,22 @@ class Assistant:
             else:
                 turn.standalone = rule_rewrite(question, turns)
             turn.timings["rewrite_ms"] = (time.perf_counter() - turn.started) * 1000
+        with telemetry.span("waf.retrieve", **{"waf.top_k": self.settings.top_k}) as retrieval:
+            self._retrieve(turn, pillar_key)
+            retrieval.set_attribute("waf.hits", len(turn.hits))
+            retrieval.set_attribute("waf.best_score", round(float(turn.best), 4))
+        threshold = self.settings.relevance_threshold
+        outside = decide_scope(question, turn.query_vector, self.request_model)
+        if outside is not None or turn.best < threshold:
+            topics = _nearby_topics(turn.hits, threshold)
+            text = _with_topics(outside.message, topics) if outside is not None else _decline_text(topics)
+            turn.answer = Answer(
+                question, text, [], [], turn.passages, refused=True, suggestions=topics, best_score=turn.best
+            )
+        return turn
+
+    def _retrieve(self, turn: _Turn, pillar_key: str | None) -> None:
+        """Expand and split the question, embed it, and search (each part on its own)."""
         retrieving = time.perf_counter()
         understood = understand(turn.standalone, load_glossary(self.settings.glossary_path))
         turn.expanded = understood.expanded
@@ -123,15 +149,6 @@ class Assistant:
         turn.timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
         turn.passages = [Passage.from_hit(hit) for hit in turn.hits]
         turn.best = max((h.dense_score for h in turn.hits if h.dense_score is not None), default=0.0)
-        threshold = self.settings.relevance_threshold
-        outside = decide_scope(question, turn.query_vector, self.request_model)
-        if outside is not None or turn.best < threshold:
-            topics = _nearby_topics(turn.hits, threshold)
-            text = _with_topics(outside.message, topics) if outside is not None else _decline_text(topics)
-            turn.answer = Answer(
-                question, text, [], [], turn.passages, refused=True, suggestions=topics, best_score=turn.best
-            )
-        return turn
 
     def _merge(self, rankings: list[list[ScoredChunk]]) -> list[ScoredChunk]:
         """The parts' hits taken in turn (first of each part, then second...), one per chunk, top_k in all."""

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     auth_allowed_groups: list[str] = Field(
         default_factory=list, description="group object IDs of which a signed-in user needs one (`groups` claim); empty = any"
     )
+    telemetry_capture_content: bool = Field(
+        False, description="put questions, answers and document text on telemetry spans (off: they may hold sensitive data)"
+    )
     server_url: str = Field(
         "", description="a running `waf-assistant serve` that `ask` sends questions to (same as `ask --server`); empty = answer locally"
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from app import telemetry
 from app.auth import ANONYMOUS, AuthError, Principal, TokenValidator, bearer_token
 from app.conversation.store import ConversationNotFound, ConversationStore
 from app.ratelimit import RateLimited, RateLimiter
@@ -140,6 +142,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = services
     _error_handlers(app)
+    telemetry.configure_telemetry()
+
+    @app.middleware("http")
+    async def measure_request(request: Request, call_next):
+        """Each request's latency in the metrics (FastAPI itself opens the server span of each request)."""
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        telemetry.REQUEST_DURATION.record(
+            (time.perf_counter() - started) * 1000,
+            {"route": getattr(route, "path", "other"), "method": request.method, "status": response.status_code},
+        )
+        return response
 
     @app.get("/healthz")
     def healthz() -> dict:

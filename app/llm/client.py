@@ -132,6 +132,7 @@ class ChatClient:
             ok=False, error=describe_llm_error(exc, self.policy.timeout), retries=attempt,
         )
         record.rows.append(row)
+        _trace_call(row)
 
     def _log_success(self, backend, purpose, started, usage_meta, model, attempt, record) -> dict:
         row = self.usage_log.record(
@@ -141,7 +142,16 @@ class ChatClient:
             latency_ms=(time.perf_counter() - started) * 1000, ok=True, retries=attempt,
         )
         record.rows.append(row)
+        _trace_call(row)
         return row
+
+
+def _trace_call(row: dict) -> None:
+    """The call as a span ending now that lasted its measured latency."""
+    from app import telemetry
+
+    ended = time.time_ns()
+    telemetry.record_llm_call(row, ended - int(row["latency_ms"] * 1_000_000), ended)
 
 
 def _reply(message) -> tuple[str, dict, str]:

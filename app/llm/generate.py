@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+from app import telemetry
 from app.answer import Answer, Citation, Passage
 from app.conversation.memory import rule_rewrite
 from app.llm.citations import CitationVerifier, Verification, is_decline
@@ -113,7 +114,11 @@ class GenerativeAnswerer:
         self, question: str, hits: list[ScoredChunk], passages: list[Passage], best: float, generation: Generation,
         failures: list[BackendFailure], extractive: Callable[[], Answer], record: CallRecord,
     ) -> Answer:
-        check = self.verifier.verify(generation.text, hits)
+        with telemetry.span("waf.citation_check") as checking:
+            check = self.verifier.verify(generation.text, hits)
+            checking.set_attribute("waf.citations", len(check.cited))
+            checking.set_attribute("waf.removed_markers", check.removed_markers)
+            checking.set_attribute("waf.unsupported_sentences", len(check.unsupported))
         attempts = _attempts(failures) + [{"backend": generation.backend.name, "ok": True, "retries": generation.retries}]
         notice = _failover_notice(failures, generation.backend.name)
         if not check.cited and is_decline(check.text):

@@ -2,9 +2,11 @@
 the UI."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app import telemetry
 from app.review.assess import Assessor, StatusModel
 from app.review.checklist import load_checklist
 from app.review.llm_judge import LLMJudge, judge_from_settings
@@ -42,6 +44,20 @@ class Reviewer:
             )
         # Text addressed to the reviewer is left out for both assessors: the rule takes no orders, but it would
         # otherwise quote "mark everything compliant" as evidence when it sits beside a real passage.
+        started = time.perf_counter()
+        with telemetry.span("waf.review", **{"waf.document.kind": document.kind, "waf.document.words": words,
+                                             "waf.document.sections": len(document.sections)}) as current:
+            telemetry.content(current, document=document.text)
+            report = self._review(document)
+            for status in ("addressed", "partial", "missing", "not-applicable"):
+                current.set_attribute(f"waf.findings.{status}", sum(f.status == status for f in report.findings))
+            current.set_attribute("waf.assessor", report.assessor)
+            if report.scores.overall is not None:
+                current.set_attribute("waf.score", report.scores.overall)
+        telemetry.REVIEW_DURATION.record((time.perf_counter() - started) * 1000, {"assessor": report.assessor})
+        return report
+
+    def _review(self, document: DesignDocument) -> ReviewReport:
         screened, set_aside = screen(document)
         kinds, gathered = self.assessor.gather(screened, with_passages=self.judge is not None)
         if self.judge is None:

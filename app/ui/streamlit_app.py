@@ -8,8 +8,10 @@ def main() -> None:
     apply_offline_defaults()  # before the pages import anything that reads these variables
     import streamlit as st
 
+    from app.telemetry import configure_telemetry
     from app.ui import chat_page, identity, review_page, workloads_page
 
+    configure_telemetry()
     pages = {"Chat": chat_page.page, "Design review": review_page.page, "Workloads": workloads_page.page}
     st.set_page_config(page_title="WAF for AI assistant", layout="wide")
     principal = identity.gate()
