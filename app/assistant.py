@@ -77,26 +77,38 @@ class Assistant:
     def stream(self, question: str, pillar: str | None = None, history: list | None = None) -> Iterator[str | Answer]:
         """Text deltas for the UI, then the final Answer: its text (citations resolved, markers repaired, or
         another backend's answer) replaces what was streamed."""
-        with telemetry.span("waf.answer", **{"waf.pillar": pillar, "waf.streamed": True}) as current:
-            turn = self._prepare(question, pillar, history)
+        # Spans are not made current across the yields: the server steps this generator in its thread pool, each
+        # step in its own context (telemetry.start_span).
+        current = telemetry.start_span("waf.answer", **{"waf.pillar": pillar, "waf.streamed": True})
+        try:
+            with telemetry.within(current):
+                turn = self._prepare(question, pillar, history)
             if turn.answer is None and self.generator is not None:
                 generated = time.perf_counter()
-                with telemetry.span("waf.generate", **{"waf.backend.primary": self.generator.primary}):
-                    for item in self.generator.stream(
+                generate = telemetry.start_span("waf.generate", current, **{"waf.backend.primary": self.generator.primary})
+                try:
+                    steps = self.generator.stream(
                         turn.standalone, turn.hits, turn.passages, turn.best, lambda: self._extractive(turn), turn.record
-                    ):
+                    )
+                    for item in telemetry.iterate_within(generate, steps):
                         if isinstance(item, Answer):
                             turn.timings["generate_ms"] = (time.perf_counter() - generated) * 1000
-                            answer = self._complete(turn, item)
+                            with telemetry.within(current):
+                                answer = self._complete(turn, item)
                             telemetry.record_answer(current, answer, self.generator.primary)
                             yield answer
                             return
                         yield item
+                finally:
+                    generate.end()
                 return
-            answer = self._complete(turn, turn.answer or self._extractive(turn))
+            with telemetry.within(current):
+                answer = self._complete(turn, turn.answer or self._extractive(turn))
             telemetry.record_answer(current, answer)
             yield answer.text
             yield answer
+        finally:
+            current.end()
 
     def _prepare(self, question: str, pillar: str | None, history: list | None) -> _Turn:
         """Standalone question (conversation memory), retrieval, and the decline when nothing is relevant."""

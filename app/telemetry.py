@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from opentelemetry import metrics, trace
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("waf-assistant")
 meter = metrics.get_meter("waf-assistant")
@@ -43,6 +46,34 @@ def span(name: str, **attributes):
             if value is not None:
                 current.set_attribute(key, value)
         yield current
+
+
+def start_span(name: str, parent=None, **attributes):
+    """A span that is not made current: for work that yields (a streamed answer), where a context attached
+    before a `yield` would be detached in another context by the server's thread pool. End it yourself."""
+    context = trace.set_span_in_context(parent) if parent is not None else None
+    started = tracer.start_span(name, context=context)
+    for key, value in attributes.items():
+        if value is not None:
+            started.set_attribute(key, value)
+    return started
+
+
+def within(current):
+    """Make the span current for a block that does not yield, so spans started inside are its children."""
+    return trace.use_span(current, end_on_exit=False)
+
+
+def iterate_within(current, items: Iterator[T]) -> Iterator[T]:
+    """Each step of the iterator runs with the span current; nothing stays attached across the yields."""
+    items = iter(items)
+    while True:
+        with within(current):
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item
 
 
 def content(current, **texts: str) -> None:

@@ -361,3 +361,19 @@ def test_cli_applies_overrides_and_exports_labels(corpus_index, tmp_path):
     bad.write_text("REL-01: done\n")
     failed = run_review([str(DESIGN), "--overrides", str(bad)], corpus_index, tmp_path)
     assert failed.returncode == 2 and "unknown status 'done'" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_concurrent_reviews_stem_words_safely():
+    """The API reviews on several threads at once; a shared snowballstemmer broke with IndexError under load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.review.statements import stems
+
+    texts = [
+        f"Services authenticate with managed identities; keys rotated every {n} days, retries on 429 with backoff."
+        for n in range(400)
+    ]
+    expected = [stems(t) for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(stems, texts * 5))
+    assert results == expected * 5

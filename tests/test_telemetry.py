@@ -108,3 +108,17 @@ def test_llm_calls_are_spans_with_tokens_retries_and_the_backend(corpus_index, f
     answer_span = next(s for s in finished if s.name == "waf.answer")
     assert answer_span.attributes["waf.backend"] == answer.backend and answer_span.attributes["waf.llm.failed_calls"] == 1
     assert sum(p.value for p in metric_points("waf.llm.calls")) >= 2
+
+
+def test_a_streamed_chat_keeps_its_spans_together_without_context_errors(corpus_index, tmp_path, spans, caplog):
+    """The server steps the answer's generator in its thread pool: spans must not stay attached across yields
+    (that logged 'Failed to detach context' for every streamed chat)."""
+    with api(corpus_index, tmp_path) as client:
+        response = client.post("/chat", json={"messages": [{"role": "user", "content": QUESTION}], "stream": True})
+        assert response.status_code == 200 and response.text.strip()
+    finished = spans.get_finished_spans()
+    answer = next(s for s in finished if s.name == "waf.answer")
+    retrieve = next(s for s in finished if s.name == "waf.retrieve")
+    assert answer.attributes["waf.streamed"] is True and answer.attributes["waf.citations"] >= 1
+    assert retrieve.parent.span_id == answer.context.span_id
+    assert "Failed to detach context" not in caplog.text

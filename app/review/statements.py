@@ -8,7 +8,7 @@ scope ("there are no agents", "no personal data is processed").
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 import yaml
@@ -42,11 +42,18 @@ def load_statements(path: Path) -> StatementBank:
         raise StatementBankError(f"review statements {path} invalid: {exc}") from exc
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import snowballstemmer
+_local = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def _stemmer():
+    """One stemmer per thread: snowballstemmer keeps its state in the object, so the API's concurrent reviews
+    sharing one failed with IndexError (found by `make loadtest`)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 _WORD = re.compile(r"[a-z0-9]+")
