@@ -49,6 +49,23 @@ class Settings(BaseSettings):
         description="embed every chunk's sentences at ingest, so an extractive answer is a matrix product (about 2x"
         " the ingest time; `false` embeds the candidate sentences per question instead, ~1 s on a 2-core CPU)",
     )
+    faiss_index_type: Literal["flat", "hnsw"] = Field(
+        "flat",
+        description="FAISS vector index: `flat` (exact search, the default) or `hnsw` (approximate, for local indexes"
+        " of tens of thousands of chunks and more; recall and latency in docs/operations.md). A change rewrites the"
+        " index at the next `ingest` without re-embedding",
+    )
+    faiss_hnsw_m: int = Field(32, ge=4, le=128, description="HNSW links per vector (memory and build time against recall)")
+    faiss_hnsw_ef_search: int = Field(
+        128, ge=8, le=4096, description="HNSW candidates searched per query (latency against recall)"
+    )
+    faiss_search_threads: int = Field(
+        1,
+        ge=0,
+        description="OpenMP threads FAISS uses per question; `0` = FAISS's default (all cores). One question at a time"
+        " gains nothing from more on a small machine and loses a lot when the cores are shared: 100k vectors took"
+        " 84 ms p50 with 2 threads against 19 ms with 1 under load (docs/operations.md)",
+    )
     top_k: int = Field(5, description="passages retrieved per question")
     candidate_k: int = Field(40, description="candidates from each of dense and BM25 before fusion")
     rrf_k: int = Field(60, description="reciprocal rank fusion constant")
@@ -120,6 +137,11 @@ class Settings(BaseSettings):
     review_model_path: Path = Field(
         PROJECT_ROOT / "corpus" / "checklist" / "review-model.json",
         description="the offline assessor's calibrated parameters (`python -m eval.fit_review_model`, dev designs only)",
+    )
+    review_examples_path: Path = Field(
+        PROJECT_ROOT / "corpus" / "checklist" / "review-examples.jsonl",
+        description="labelled design sentences the offline assessor compares a design with (JSONL: item_id, expected,"
+        " quote; the format `review --overrides FILE --export-labels OUT` writes, so a team can add its own decisions)",
     )
     review_assessor: Literal["auto", "rule", "llm"] = Field(
         "auto",

@@ -140,7 +140,7 @@ def run_ingest(
     sentences = None
     if new_chunks:
         vectors = loaded_model().encode([c.embed_text for c in new_chunks], show_progress=show_progress)
-    if writer.keeps_sentence_vectors:
+    if writer.keeps_sentence_vectors and new_chunks:
         sentences = _embed_sentences(new_chunks, loaded_model(), show_progress)
     batch = IngestBatch(files, kept, new_chunks, vectors, sentences, loaded_model, max_tokens, [str(p) for p in roots])
     summary.unchanged = not writer.write(batch)

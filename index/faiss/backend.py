@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+import faiss
 import numpy as np
 
 from core import __version__
@@ -12,7 +13,7 @@ from core.embeddings import SentenceEmbedder
 from index.backend import IndexBackend, IndexedFile, IndexWriter, IngestBatch
 from index.errors import IndexMissing, IndexProblem
 from index.faiss.retriever import GuidanceIndex, HybridRetriever
-from index.faiss.store import StoredIndex, load_index, read_manifest, write_index
+from index.faiss.store import StoredIndex, VectorIndexSpec, load_index, read_manifest, write_index
 
 log = logging.getLogger("ingest")
 
@@ -22,6 +23,7 @@ class FaissWriter(IndexWriter):
         self.settings = settings
         self.label = str(settings.index_dir)
         self.keeps_sentence_vectors = settings.precompute_sentences
+        self.spec = VectorIndexSpec.from_settings(settings)
         self.previous = None if rebuild else self._compatible_previous()
 
     def _compatible_previous(self) -> StoredIndex | None:
@@ -39,7 +41,7 @@ class FaissWriter(IndexWriter):
                 return None
             if bool(manifest.get("sentences")) != settings.precompute_sentences:
                 return None
-            return load_index(settings.index_dir)
+            return load_index(settings.index_dir, spec=self.spec)
         except IndexProblem as exc:
             log.warning("previous index not reusable, rebuilding: %s", exc)
             return None
@@ -55,12 +57,17 @@ class FaissWriter(IndexWriter):
             for key, entry in (self.previous.manifest.get("files") or {}).items()
         }
 
+    def needs_write(self) -> bool:
+        """A change of WAF_FAISS_INDEX_TYPE rewrites the vector index from the stored vectors (no re-embedding)."""
+        return self.previous is not None and self.previous.manifest.get("vector_index", {"type": "flat"}) != self.spec.manifest()
+
     def write(self, batch: IngestBatch) -> bool:
         chunks, vectors, sentences = self._kept(batch)
         all_chunks = chunks + batch.new_chunks
-        embedder = batch.embedder()
         parts = [*vectors, batch.new_vectors] if len(batch.new_vectors) else vectors
-        all_vectors = np.vstack(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
+        # The model is asked only when no vector tells the dimension: a rewrite from stored vectors never loads it.
+        dimension = parts[0].shape[1] if parts else batch.embedder().dimension
+        all_vectors = np.vstack(parts) if parts else np.zeros((0, dimension), np.float32)
         all_sentences = None
         if self.keeps_sentence_vectors:
             new = [batch.new_sentences] if batch.new_sentences is not None else []
@@ -69,9 +76,9 @@ class FaissWriter(IndexWriter):
             "tool_version": __version__,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "embedding_model": self.settings.embedding_model,
-            "embedding_dimension": embedder.dimension,
+            "embedding_dimension": dimension,
             "chunking": {
-                "max_tokens": batch.max_tokens(),
+                "max_tokens": self._max_tokens(batch),
                 "overlap_tokens": self.settings.chunk_overlap_tokens,
                 "version": CHUNKING_VERSION,
             },
@@ -79,8 +86,16 @@ class FaissWriter(IndexWriter):
             "roots": batch.roots,
             "files": batch.files,
         }
-        self.label = str(write_index(self.settings.index_dir, all_chunks, all_vectors, manifest, all_sentences))
+        self.label = str(write_index(
+            self.settings.index_dir, all_chunks, all_vectors, manifest, all_sentences, self.spec
+        ))
         return True
+
+    def _max_tokens(self, batch: IngestBatch) -> int:
+        """The chunk size: the previous index's when nothing new was chunked (it is compatible, so the same)."""
+        if self.previous is not None and not batch.new_chunks:
+            return int(self.previous.manifest["chunking"]["max_tokens"])
+        return batch.max_tokens()
 
     def _kept(self, batch: IngestBatch) -> tuple[list[Chunk], list[np.ndarray], list[SentenceVectors]]:
         """The previous index's chunks of the kept files, file by file in source order."""
@@ -130,14 +145,19 @@ class FaissBackend(IndexBackend):
             f"chunking:         {manifest.get('chunking')}",
             f"files:            {len(files)} ({skipped} skipped)",
             f"chunks:           {manifest.get('chunk_count')}",
+            f"vector index:     {manifest.get('vector_index', {'type': 'flat'})}",
             f"sources:          {', '.join(manifest.get('roots', []))}",
             f"tool version:     {manifest.get('tool_version')}",
         ]
 
     def open_retriever(self, embedder: SentenceEmbedder) -> HybridRetriever:
         settings = self.settings
+        if settings.faiss_search_threads:
+            faiss.omp_set_num_threads(settings.faiss_search_threads)
         return HybridRetriever(
-            index=GuidanceIndex(load_index(settings.index_dir, settings.embedding_model), embedder),
+            index=GuidanceIndex(
+                load_index(settings.index_dir, settings.embedding_model, VectorIndexSpec.from_settings(settings)), embedder
+            ),
             rrf_k=settings.rrf_k,
             **HybridRetriever.options(settings),
         )

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS inner product) + BM25, fused by reciprocal rank, with a pillar filter
+"""Hybrid retrieval: dense (FAISS inner product) + BM25 (bm25s), fused by reciprocal rank, with a pillar filter
 and per-section diversity. Exposed as a langchain BaseRetriever so the chain, the UI and ragas share it."""
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import numpy as np
 from langchain_community.docstore.in_memory import InMemoryDocstore
 from langchain_community.vectorstores import FAISS
 from langchain_community.vectorstores.utils import DistanceStrategy
-from rank_bm25 import BM25Okapi
 
 from core.embeddings import SentenceEmbedder
-from core.text import bm25_tokens
+from core.lexical import LexicalIndex
 from index.faiss.store import StoredIndex
 from index.retriever import GuidanceRetriever, ScoredChunk, to_document
 
@@ -30,7 +29,8 @@ class GuidanceIndex:
             distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
         )
         self.position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
-        self.bm25 = BM25Okapi([bm25_tokens(c.embed_text) for c in self.chunks]) if self.chunks else None
+        self.lexical_index = LexicalIndex([c.embed_text for c in self.chunks])
+        self._pillar_masks: dict[str, np.ndarray] = {}
 
     @property
     def manifest(self) -> dict:
@@ -46,14 +46,12 @@ class GuidanceIndex:
         return [(self.position[doc.metadata["chunk_id"]], float(score)) for doc, score in hits]
 
     def lexical(self, query: str, k: int, pillar: str | None) -> list[int]:
-        tokens = bm25_tokens(query)
-        if self.bm25 is None or not tokens:
-            return []
-        scores = self.bm25.get_scores(tokens)
-        if pillar:
-            scores = np.where([pillar in c.pillars for c in self.chunks], scores, -np.inf)
-        order = np.argsort(-scores)[:k]
-        return [int(i) for i in order if scores[i] > 0]
+        return self.lexical_index.top(query, k, self.pillar_mask(pillar) if pillar else None)
+
+    def pillar_mask(self, pillar: str) -> np.ndarray:
+        if pillar not in self._pillar_masks:
+            self._pillar_masks[pillar] = np.array([pillar in c.pillars for c in self.chunks], dtype=bool)
+        return self._pillar_masks[pillar]
 
 
 class HybridRetriever(GuidanceRetriever):

@@ -3,7 +3,8 @@
     <index_dir>/CURRENT                   name of the live version (replaced atomically)
     <index_dir>/versions/<v>/manifest.json
     <index_dir>/versions/<v>/chunks.jsonl one Chunk per line, in vector order
-    <index_dir>/versions/<v>/vectors.faiss faiss.write_index of an inner-product index of normalized vectors
+    <index_dir>/versions/<v>/vectors.faiss faiss.write_index of an inner-product index of normalized vectors:
+                                          exact (flat) by default, or HNSW (approximate) for large indexes
     <index_dir>/versions/<v>/sentence_vectors.npy, sentence_counts.npy
                                           vectors of each chunk's quotable sentences, in chunk order
 """
@@ -17,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import faiss
 import numpy as np
@@ -26,6 +28,40 @@ from index.errors import IndexCorrupt, IndexMissing, ModelMismatch
 
 FORMAT_VERSION = 1
 _KEEP_VERSIONS = 2
+VectorIndexType = Literal["flat", "hnsw"]
+
+
+@dataclass(frozen=True)
+class VectorIndexSpec:
+    """Which FAISS index holds the vectors. flat: exact inner product, the default; hnsw: a graph index whose
+    search time grows slowly with size, at a small loss of recall (measured by `make bench-scale`)."""
+
+    type: VectorIndexType = "flat"
+    hnsw_m: int = 32  # graph links per vector: memory and build time against recall
+    hnsw_ef_search: int = 128  # candidates searched per query: latency against recall
+
+    @classmethod
+    def from_settings(cls, settings) -> VectorIndexSpec:
+        return cls(settings.faiss_index_type, settings.faiss_hnsw_m, settings.faiss_hnsw_ef_search)
+
+    def manifest(self) -> dict:
+        return {"type": "flat"} if self.type == "flat" else {"type": "hnsw", "m": self.hnsw_m}
+
+    def build(self, vectors: np.ndarray, dimension: int) -> faiss.Index:
+        if self.type == "hnsw":
+            index = faiss.IndexHNSWFlat(dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = max(40, 2 * self.hnsw_m)
+        else:
+            index = faiss.IndexFlatIP(dimension)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self.tune(index)
+        return index
+
+    def tune(self, index: faiss.Index) -> None:
+        """Search-time parameters are not stored in the file: set them on every load."""
+        if isinstance(index, faiss.IndexHNSW):
+            index.hnsw.efSearch = self.hnsw_ef_search
 
 
 @dataclass
@@ -69,7 +105,9 @@ def check_model(manifest: dict, embedding_model: str, index_dir: Path) -> None:
         )
 
 
-def load_index(index_dir: Path, embedding_model: str | None = None) -> StoredIndex:
+def load_index(
+    index_dir: Path, embedding_model: str | None = None, spec: VectorIndexSpec | None = None
+) -> StoredIndex:
     version = current_version_dir(index_dir)
     if version is None:
         raise IndexMissing(f"no index in {index_dir}. Build it with: waf-assistant ingest")
@@ -80,6 +118,7 @@ def load_index(index_dir: Path, embedding_model: str | None = None) -> StoredInd
         with (version / "chunks.jsonl").open(encoding="utf-8") as handle:
             chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
         vectors = faiss.read_index(str(version / "vectors.faiss"))
+        (spec or VectorIndexSpec()).tune(vectors)
     except Exception as exc:  # a damaged file must become a clear message, not a traceback
         raise IndexCorrupt(f"index files unreadable in {version}: {exc}. Rebuild: waf-assistant ingest --rebuild") from exc
     if vectors.ntotal != len(chunks):
@@ -103,7 +142,12 @@ def _load_sentences(version: Path, chunk_count: int) -> SentenceVectors | None:
 
 
 def write_index(
-    index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, manifest: dict, sentences: SentenceVectors | None = None
+    index_dir: Path,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    manifest: dict,
+    sentences: SentenceVectors | None = None,
+    spec: VectorIndexSpec | None = None,
 ) -> Path:
     """Write a new version beside the live one, then point CURRENT at it with one atomic rename."""
     if len(chunks) != len(vectors):
@@ -114,10 +158,8 @@ def write_index(
     staging = versions / f".{name}.partial"
     staging.mkdir()
     try:
-        dimension = int(manifest["embedding_dimension"])
-        index = faiss.IndexFlatIP(dimension)
-        if len(vectors):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        spec = spec or VectorIndexSpec()
+        index = spec.build(vectors, int(manifest["embedding_dimension"]))
         faiss.write_index(index, str(staging / "vectors.faiss"))
         if sentences is not None:
             np.save(staging / "sentence_vectors.npy", sentences.vectors, allow_pickle=False)
@@ -125,7 +167,10 @@ def write_index(
         with (staging / "chunks.jsonl").open("w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
-        full_manifest = {**manifest, "format": FORMAT_VERSION, "version": name, "chunk_count": len(chunks)}
+        full_manifest = {
+            **manifest, "format": FORMAT_VERSION, "version": name, "chunk_count": len(chunks),
+            "vector_index": spec.manifest(),
+        }
         (staging / "manifest.json").write_text(json.dumps(full_manifest, indent=2), encoding="utf-8")
         _fsync_dir(staging)
         final = versions / name
