@@ -4,9 +4,12 @@
 
 Training data: every labelled item of the dev split of the blind designs (eval/blind/designs) and of our four
 sample designs (eval/designs/expected.jsonl), labelled addressed / partial / missing. The test split is never
-read here. A multinomial logistic regression over the assessor's signals (app.review.assess.FEATURES); its
-regularisation is chosen by leave-one-design-out cross-validation, then the exclusion threshold (how similar a
-negated sentence must be to an exclusion statement to take an area out of scope) by status accuracy on dev.
+read here. The dev labels' quoted sentences become the assessor's labelled examples
+(corpus/checklist/review-examples.jsonl, app.review.examples); a design's features never use its own examples.
+A multinomial logistic regression over the assessor's signals (app.review.assess.FEATURES); its regularisation
+is chosen by leave-one-design-out cross-validation (the held-out design's examples left out of every feature of
+that fold), then the exclusion threshold (how similar a negated sentence must be to an exclusion statement to
+take an area out of scope) by status accuracy on dev.
 """
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.review.assess import FEATURES, STATUSES, Assessor, StatusModel
+from app.review.assess import EXAMPLE_FEATURES, FEATURES, STATUSES, Assessor, StatusModel, example_features
 from app.review.checklist import load_checklist
+from app.review.examples import ExampleBank
 from app.review.parse import read_design_file
 from app.review.statements import load_statements
 from core.embeddings import SentenceEmbedder
@@ -28,6 +32,13 @@ from core.settings import get_settings
 from eval.review_eval import BLIND, DESIGNS, load_blind, load_expected, review_scores
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+# A shift of the "addressed" intercept trades exact status for gap recall (addressed -> partial, never
+# -> missing, so missing precision holds); the fit prints the whole grid, held out on dev. On dev a shift of 0.25
+# lifts gap recall 0.807 -> 0.845 for 0.004 of status accuracy, but it also drops plain coverage ("every
+# service-to-service call uses a managed identity; no API keys are stored") to confidence 0.50, and 0.5 and up
+# make it partial (tests/test_review.py), so the fitted model is left as it is.
+ADDRESSED_SHIFT = 0.0
+ADDRESSED_SHIFT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 THRESHOLD_GRID = (0.45, 0.5, 0.55, 0.58, 0.6, 0.62, 0.64, 0.66, 0.68, 0.7, 0.75, 1.01)
 
 
@@ -58,18 +69,42 @@ def read_all(assessor: Assessor, documents) -> list[Read]:
     for path, rows in documents:
         document = read_design_file(path)
         sentences, vectors, facts = assessor.read(document)
-        features = np.array([s.features for s in assessor.all_signals(sentences, vectors, facts)])
+        examples = assessor.match_examples(vectors, exclude=frozenset({path.name}))
+        features = np.array([s.features for s in assessor.all_signals(sentences, vectors, facts, examples)])
         reads.append(Read(path.name, rows, document, sentences, vectors, features))
     return reads
 
 
-def training_rows(assessor: Assessor, reads: list[Read]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def example_rows() -> list[dict]:
+    """The dev labels that quote the design: what the assessor compares new designs with."""
+    blind, _ = load_blind("dev")
+    return [
+        {"design": r["design"], "item_id": r["item_id"], "expected": r["expected"], "quote": r["quote"]}
+        for r in blind if r["expected"] in STATUSES and r.get("quote", "").strip()
+    ]
+
+
+def fold_features(assessor: Assessor, reads: list[Read], held_out: str) -> list[np.ndarray]:
+    """Every design's features with the held-out design's examples left out too (no label of it leaks in)."""
+    out = []
+    for read in reads:
+        match = assessor.match_examples(read.vectors, exclude=frozenset({read.name, held_out}))
+        features = read.features.copy()
+        features[:, -EXAMPLE_FEATURES:] = [example_features(row) for row in match.features]
+        out.append(features)
+    return out
+
+
+def training_rows(
+    assessor: Assessor, reads: list[Read], per_read: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     index = {item.id: i for i, item in enumerate(assessor.checklist)}
     features, labels, groups = [], [], []
     for number, read in enumerate(reads):
+        matrix = per_read[number] if per_read is not None else read.features
         for row in read.rows:
             if row["expected"] in STATUSES:
-                features.append(read.features[index[row["item_id"]]])
+                features.append(matrix[index[row["item_id"]]])
                 labels.append(STATUSES.index(row["expected"]))
                 groups.append(number)
     return np.array(features), np.array(labels), np.array(groups)
@@ -88,39 +123,82 @@ def predicted_statuses(assessor: Assessor, model, reads: list[Read]) -> dict[str
     return predicted
 
 
-def fit(features: np.ndarray, labels: np.ndarray, c: float):
+def fit(features: np.ndarray, labels: np.ndarray, c: float, addressed_shift: float = 0.0):
     from sklearn.linear_model import LogisticRegression
 
     # Balanced classes: a gap reported as addressed costs the architect more than the reverse.
-    return LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(features, labels)
+    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(features, labels)
+    model.intercept_ = model.intercept_ - addressed_shift * (np.arange(len(STATUSES)) == STATUSES.index("addressed"))
+    return model
 
 
-def cross_validated_accuracy(features, labels, groups, c: float) -> float:
-    correct = 0
-    for group in np.unique(groups):
-        held = groups == group
-        model = fit(features[~held], labels[~held], c)
+def cross_validated(
+    assessor: Assessor, reads: list[Read], c: float, use_examples: bool = True, addressed_shift: float = 0.0
+) -> tuple[float, dict[str, dict[str, str]]]:
+    """Leave one design out: fit on the others, predict the held-out design.
+
+    Returns the status accuracy over the held-out applicable items and what the review would report
+    for each held-out design (exclusions applied), so gap recall and missing precision can be scored too.
+    """
+    correct = total = 0
+    predicted = {}
+    for number, read in enumerate(reads):
+        per_read = fold_features(assessor, reads, read.name)
+        if not use_examples:
+            per_read = [_without_examples(m) for m in per_read]
+        features, labels, groups = training_rows(assessor, reads, per_read)
+        held = groups == number
+        if not held.any():
+            continue
+        model = fit(features[~held], labels[~held], c, addressed_shift)
         correct += int((model.predict(features[held]) == labels[held]).sum())
-    return correct / len(labels)
+        total += int(held.sum())
+        held_read = Read(read.name, read.rows, read.document, read.sentences, read.vectors, per_read[number])
+        predicted.update(predicted_statuses(assessor, model, [held_read]))
+    return correct / total, predicted
+
+
+def _without_examples(matrix: np.ndarray) -> np.ndarray:
+    """The features with the labelled-example signals blanked: the assessor as it was before them."""
+    out = matrix.copy()
+    out[:, -EXAMPLE_FEATURES:] = 0.0
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     apply_offline_defaults()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=get_settings().review_model_path)
+    parser.add_argument("--examples-out", type=Path, default=get_settings().review_examples_path)
     args = parser.parse_args(argv)
     settings = get_settings()
     embedder = SentenceEmbedder.from_settings(settings)
     checklist = load_checklist(settings.checklist_path)
     statements = load_statements(settings.review_statements_path)
     blank = StatusModel(np.zeros((len(STATUSES), len(FEATURES))), np.zeros(len(STATUSES)))
-    assessor = Assessor(embedder, checklist, statements, blank)
+    examples = example_rows()
+    args.examples_out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in examples), encoding="utf-8")
+    assessor = Assessor(embedder, checklist, statements, blank, examples=ExampleBank.from_rows(examples, embedder))
     reads = read_all(assessor, dev_documents())
     features, labels, groups = training_rows(assessor, reads)
-    scores = {c: cross_validated_accuracy(features, labels, groups, c) for c in C_GRID}
+    runs = {c: cross_validated(assessor, reads, c) for c in C_GRID}
+    scores = {c: accuracy for c, (accuracy, _) in runs.items()}
     best_c = max(scores, key=lambda c: (scores[c], -c))
-    model = fit(features, labels, best_c)
     expected = [r for read in reads for r in read.rows]
+    by_shift = {
+        shift: review_scores(expected, cross_validated(assessor, reads, best_c, addressed_shift=shift)[1])["overall"]
+        for shift in ADDRESSED_SHIFT_GRID
+    }
+    shift = ADDRESSED_SHIFT
+    held_out = {
+        "addressed_shift": shift,
+        "with_examples": by_shift[shift],
+        "without_examples": review_scores(
+            expected, cross_validated(assessor, reads, best_c, False, addressed_shift=shift)[1]
+        )["overall"],
+        "by_addressed_shift": {str(k): v for k, v in by_shift.items()},
+    }
+    model = fit(features, labels, best_c, shift)
     best_threshold, best_accuracy = 0.62, -1.0
     for threshold in THRESHOLD_GRID:
         assessor.model.exclusion_threshold = threshold
@@ -139,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             "items": int(len(labels)),
             "C": best_c,
             "cross_validated_accuracy": round(scores[best_c], 4),
+            "leave_one_design_out": held_out,
             "dev_status_accuracy": round(best_accuracy, 4),
         },
     }

@@ -35,6 +35,12 @@ PARTS = {
         {"REL-05", "SEC-08", "PERF-06", "COST-09", "DATA-03"},
     ),
     "gpus": (r"\b(gpus?|a100|h100|t4|v100|cuda|nc\d\w*|nd\d\w*|accelerators?)\b", {"COST-06"}),
+    # Work that can wait (COST-11) and fan-out that can starve interactive calls (REL-08) need bulk processing.
+    "bulk processing": (
+        r"\b(batch\w*|bulk|nightly|overnight|offline|backfill\w*|scheduled|asynchronous\w*|async|queued?|"
+        r"non-urgent|fan[- ]out|daily|weekly|monthly|cron)\b",
+        {"COST-11", "REL-08"},
+    ),
     "conversations": (
         r"\b(agents?|chat\w*|conversations?|threads?|sessions?|multi-turn|copilots?|assistants?)\b", {"REL-10"}
     ),
@@ -44,7 +50,8 @@ PRESENCE = {
     "agents": PARTS["agents"][0],
     "retrieval": PARTS["retrieval"][0],
     "personal-data": r"\b(personal data|pii|patients?|customer data|gdpr|health data|employee data|names?|e-?mail "
-    r"address\w*|phone numbers?|date of birth|national id\w*)\b",
+    r"address\w*|phone numbers?|date of birth|national id\w*|pseudonymi[sz]\w*|anonymi[sz]\w*|de-?identif\w*|"
+    r"redact\w*|direct identifiers?|user ids?|dpia|data subjects?|consent)\b",
     "generative": KIND_PATTERNS["generative"],
     "training": KIND_PATTERNS["training"],
 }

@@ -19,14 +19,15 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
-from rank_bm25 import BM25Okapi
 
 from app.review.applicability import Applicability, applicability
 from app.review.checklist import ChecklistItem
+from app.review.examples import ExampleBank, ExampleMatch
 from app.review.parse import DesignDocument
 from app.review.statements import StatementBank, concept_pattern, stems
 from core.embeddings import SentenceEmbedder
-from core.text import bm25_tokens, split_sentences
+from core.lexical import LexicalIndex
+from core.text import split_sentences
 
 HEDGED = re.compile(
     r"\b(plan(?:ned|s)? (?:to|for)|we (?:intend|hope|aim|want|would like|might|may|could) to|intend(?:ed|s)? to|"
@@ -46,9 +47,10 @@ NEGATED = re.compile(
 FEATURES = (
     "coverage", "coverage_top3", "gap", "gap_minus_coverage", "concepts", "concept_sentences", "concept_coverage",
     "clean_concept_coverage", "hedged_share", "negated_share", "concept_gap", "strong_sentence",
-    "strong_concept_sentences",
+    "strong_concept_sentences", "example_addressed", "example_partial", "example_missing", "example_margin",
 )
 STATUSES = ("missing", "partial", "addressed")
+EXAMPLE_SHOWN = 0.6  # a labelled example this close to a design sentence is worth showing in the rationale
 LOW_CONFIDENCE = 0.6  # below this, the UI and comparisons ask the architect to check the finding
 
 
@@ -160,6 +162,7 @@ class Signals:
     concepts: list[str]
     hedged: bool
     best_coverage: float
+    example: tuple[str, str, float] | None = None  # the item's closest labelled example: (status, quote, similarity)
 
 
 @dataclass
@@ -203,10 +206,13 @@ class Assessor:
         statements: StatementBank,
         model: StatusModel,
         guidance=None,  # a GuidanceRetriever over the WAF index, for citations; optional
+        examples: ExampleBank | None = None,
     ):
         self.embedder = embedder
         self.checklist = checklist
         self.model = model
+        self.examples = examples or ExampleBank.empty()
+        self._item_ids = [item.id for item in checklist]
         self.guidance = guidance
         self._item_vectors = embedder.encode([_item_query(item) for item in checklist])
         banks = [statements.items.get(item.id) for item in checklist]
@@ -240,9 +246,10 @@ class Assessor:
         reads); the offline model needs only the sentences, so it skips encoding the document a second time."""
         sentences, sentence_vectors, facts = self.read(document)
         scope = self.scope(document, sentences, sentence_vectors)
+        examples = self.match_examples(sentence_vectors)
         passages = design_passages(document) if with_passages else []
         passage_vectors = self.embedder.encode([p.text for p in passages])
-        bm25 = BM25Okapi([bm25_tokens(p.text) for p in passages]) if passages else None
+        lexical = LexicalIndex([p.text for p in passages])
         gathered = []
         for index, (item, item_vector) in enumerate(zip(self.checklist, self._item_vectors)):
             reason = scope.reason_not_applicable(item)
@@ -250,9 +257,9 @@ class Assessor:
                 gathered.append(ItemEvidence(item, False, not_applicable_reason=reason))
                 continue
             similarities = passage_vectors @ item_vector if len(passages) else np.zeros(0)
-            signals = self._signals(index, sentences, sentence_vectors, facts)
+            signals = self._signals(index, sentences, sentence_vectors, facts, examples)
             gathered.append(ItemEvidence(
-                item, True, _ranked(item, passages, similarities, bm25), signals,
+                item, True, _ranked(item, passages, similarities, lexical), signals,
                 citations=self._citations(item, item_vector),
             ))
         return scope.kinds, gathered
@@ -268,14 +275,22 @@ class Assessor:
             document.text, [s.text for s in sentences], vectors, self._exclusion_vectors, self.model.exclusion_threshold
         )
 
-    def all_signals(self, sentences: list[Passage], vectors: np.ndarray, facts: SentenceFacts) -> list[Signals]:
-        """The signals of every item, applicable or not (what the model is fitted on)."""
-        return [self._signals(i, sentences, vectors, facts) for i in range(len(self.checklist))]
+    def match_examples(self, vectors: np.ndarray, exclude: frozenset[str] = frozenset()) -> ExampleMatch:
+        return self.examples.match(vectors, self._item_ids, exclude)
 
-    def _signals(self, index: int, sentences: list[Passage], vectors: np.ndarray, facts: SentenceFacts) -> Signals:
+    def all_signals(
+        self, sentences: list[Passage], vectors: np.ndarray, facts: SentenceFacts, examples: ExampleMatch
+    ) -> list[Signals]:
+        """The signals of every item, applicable or not (what the model is fitted on)."""
+        return [self._signals(i, sentences, vectors, facts, examples) for i in range(len(self.checklist))]
+
+    def _signals(
+        self, index: int, sentences: list[Passage], vectors: np.ndarray, facts: SentenceFacts, examples: ExampleMatch
+    ) -> Signals:
         concepts = self._concept_patterns[index]
         if not sentences:
             return Signals(np.zeros(len(FEATURES)), [], "", None, "", [], False, 0.0)
+        by_example = examples.features[index]
         hits = [{name for name, pattern in concepts if pattern in grams} for grams in facts.grams]
         found = sorted(set().union(*hits))
         with_concept = np.array([bool(h) for h in hits], dtype=bool)
@@ -308,6 +323,7 @@ class Assessor:
             float(gap[with_concept].max()) if with_concept.any() else 0.0,
             float((best_coverage > 0.6)[~facts.hedged].any()),
             min(int((strong & with_concept & ~facts.hedged).sum()), 4) / 4,
+            *example_features(by_example),
         ])
         quotes = [
             Evidence(quote=sentences[i].text, location=sentences[i].location, similarity=round(float(best_coverage[i]), 4))
@@ -322,7 +338,7 @@ class Assessor:
             quote=sentences[best_gap].text, location=sentences[best_gap].location, similarity=round(float(gap[best_gap]), 4)
         )
         return Signals(features, quotes, statement, gap_quote, gap_statement, found, bool(facts.hedged[best]),
-                       round(float(best_coverage[best]), 4))
+                       round(float(best_coverage[best]), 4), examples.closest[index])
 
     def rule_finding(self, evidence: ItemEvidence) -> Finding:
         """The offline model's finding, with the sentences that decided it and its confidence."""
@@ -354,6 +370,11 @@ class Assessor:
                 + (f"; concepts found: {', '.join(signals.concepts)}" if signals.concepts else "")
                 + ("; stated as planned or undecided" if signals.hedged else "")
             )
+        if signals.example is not None and signals.example[2] >= EXAMPLE_SHOWN:
+            example_status, example_quote, example_similarity = signals.example
+            finding.rationale += (
+                f'; like a reviewed example judged {example_status}: "{example_quote}" ({example_similarity:.2f})'
+            )
         finding.rationale += f"; confidence {finding.confidence:.2f}"
         return finding
 
@@ -366,7 +387,17 @@ class Assessor:
         return links
 
 
-def _ranked(item: ChecklistItem, passages: list[Passage], similarities: np.ndarray, bm25, keep: int = 4) -> list[Evidence]:
+def example_features(best: np.ndarray) -> list[float]:
+    """The last FEATURES from an item's best example similarities (addressed, partial, missing)."""
+    return [float(best[0]), float(best[1]), float(best[2]), float(best[0] - best[2])]
+
+
+EXAMPLE_FEATURES = 4  # how many of FEATURES come from the labelled examples, at the end
+
+
+def _ranked(
+    item: ChecklistItem, passages: list[Passage], similarities: np.ndarray, lexical: LexicalIndex, keep: int = 4
+) -> list[Evidence]:
     """The design's passages for the item by reciprocal rank fusion of dense similarity and BM25 over the
     item and its phrases, best first."""
     if not passages:
@@ -374,10 +405,8 @@ def _ranked(item: ChecklistItem, passages: list[Passage], similarities: np.ndarr
     fused = np.zeros(len(passages))
     for rank, i in enumerate(np.argsort(-similarities)[:10]):
         fused[i] += 1 / (60 + rank + 1)
-    scores = bm25.get_scores(bm25_tokens(" ".join([item.title, *item.evidence])))
-    for rank, i in enumerate(np.argsort(-scores)[:10]):
-        if scores[i] > 0:
-            fused[i] += 1 / (60 + rank + 1)
+    for rank, i in enumerate(lexical.top(" ".join([item.title, *item.evidence]), 10)):
+        fused[i] += 1 / (60 + rank + 1)
     return [
         Evidence(quote=passages[i].text, location=passages[i].location, similarity=round(float(similarities[i]), 4))
         for i in np.argsort(-fused)[:keep]

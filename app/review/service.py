@@ -9,6 +9,7 @@ from pathlib import Path
 from app import telemetry
 from app.review.assess import Assessor, StatusModel
 from app.review.checklist import load_checklist
+from app.review.examples import ExampleBank
 from app.review.llm_judge import LLMJudge, judge_from_settings
 from app.review.parse import MB, DesignDocument, DesignInputError, Limits, read_design, read_design_file
 from app.review.report import ReviewReport, build_report
@@ -32,6 +33,7 @@ class Reviewer:
         assessor = Assessor(
             embedder, load_checklist(settings.checklist_path), load_statements(settings.review_statements_path),
             StatusModel.load(settings.review_model_path), guidance,
+            ExampleBank.load(settings.review_examples_path, embedder),
         )
         return cls(assessor, Limits(max_bytes=settings.review_max_upload_mb * MB), judge_from_settings(settings))
 

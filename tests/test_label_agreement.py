@@ -1,0 +1,24 @@
+"""The second-labeller agreement: what the review targets can be trusted to."""
+from eval.label_agreement import BLIND, agreement, cohen_kappa, read_labels
+
+
+def test_kappa_is_one_for_identical_labels_and_zero_for_chance():
+    assert cohen_kappa([("addressed", "addressed"), ("missing", "missing"), ("partial", "partial")]) == 1.0
+    # both labellers say "addressed" half the time, independently of each other
+    chance = [("addressed", "addressed"), ("addressed", "missing"), ("missing", "addressed"), ("missing", "missing")]
+    assert cohen_kappa(chance) == 0.0
+
+
+def test_the_second_labeller_is_matched_by_design_stem_and_item():
+    first = {("A01", "SEC-01"): "addressed", ("A01", "SEC-02"): "missing", ("B07", "REL-01"): "partial"}
+    second = {("A01", "SEC-01"): "addressed", ("A01", "SEC-02"): "partial", ("B07", "REL-01"): "partial"}
+    figures = agreement(first, second)
+    assert figures["labels"] == 3 and figures["agreement"] == round(2 / 3, 3)
+    assert figures["gap_or_not_agreement"] == 1.0  # missing vs partial: both call it a gap
+
+
+def test_the_shipped_second_labels_cover_four_whole_designs():
+    first, second = read_labels(BLIND / "labels.jsonl"), read_labels(BLIND / "labels-second.jsonl")
+    figures = agreement(first, second)
+    assert figures["designs"] == 4 and figures["labels"] == 4 * 70  # every second label found its first label
+    assert 0.7 <= figures["agreement"] <= 0.95
