@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CLI := $(VENV)/bin/waf-assistant
 DOCS ?= ../shared/waf-docs/well-architected
 
-.PHONY: install index run serve chat test test-fast lint browser postgres eval bench check-corpus clean
+.PHONY: install index run serve chat test test-fast lint browser postgres eval bench bench-scale loadtest check-corpus clean
 
 install: $(STAMP)
 
@@ -58,6 +58,20 @@ eval: index
 
 bench: install
 	$(PY) -m eval.bench --docs $(DOCS)
+
+# Retrieval at 1k/10k/100k chunks (synthetic, from the index's own vectors): flat vs HNSW, bm25s vs rank-bm25.
+bench-scale: index
+	@$(PY) -c "import rank_bm25" 2>/dev/null || $(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m eval.bench_scale
+
+# Load test (docs/operations.md): locust against a server it starts on a free port with a temporary data directory.
+# LLM=flaky: the LLM is a local fake that refuses half of its calls. Writes eval/results/loadtest[-flaky].json.
+USERS ?= 8
+DURATION ?= 60
+LLM ?= extractive
+loadtest: index
+	@$(PY) -c "import locust" 2>/dev/null || $(PY) -m pip install --quiet -e '.[loadtest]'
+	$(PY) -m eval.loadtest --users $(USERS) --duration $(DURATION) --llm $(LLM)
 
 check-corpus: install
 	$(PY) -m ingest.corpus_check corpus $(if $(wildcard $(DOCS)),--docs $(DOCS),)

@@ -6,16 +6,24 @@ next scripted behaviour from a queue; when the queue is empty it answers with th
 which builds its reply from the numbered sources in the prompt: the first sentence of sources 1 and 2, each
 with its marker. Every request is recorded (path, headers, body) so tests count calls instead of timing them.
 Bounded: at most `max_requests` requests are served, and a slow reply waits on an event that shutdown sets.
+`fail_rate` makes a flaky model for load tests: that share of unscripted requests (drawn from a seeded random
+generator) is refused, alternately 429 with `Retry-After: 1` and 503.
+
+    python -m tests.fake_openai --fail-rate 0.5 --stats stats.json   # prints its base URL; serves until SIGTERM
 """
 from __future__ import annotations
 
+import argparse
 import json
+import random
 import re
+import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 SOURCE = re.compile(r'<source id="(\d+)"[^\n]*>\n(.*?)\n</source>', re.DOTALL)
 
@@ -186,7 +194,7 @@ def cut(text: str) -> Behaviour:
 
 
 class FakeOpenAI:
-    def __init__(self, max_requests: int = 200):
+    def __init__(self, max_requests: int = 200, fail_rate: float = 0.0, seed: int = 0):
         self.queue: deque[Behaviour] = deque()
         self.requests: list[dict] = []
         self.replies: list[dict] = []  # what was answered: text and usage reported
@@ -194,6 +202,9 @@ class FakeOpenAI:
         self.judge_verdict = 1  # verdict of every ragas judge prompt: 0/1, or a callable(statement) -> 0/1
         self.judged: list[tuple[str, dict]] = []  # (kind, input) of each ragas judge prompt answered
         self.max_requests = max_requests
+        self.fail_rate = fail_rate  # share of unscripted requests refused (429 and 503 in turn)
+        self.random = random.Random(seed)
+        self.injected: Counter[int] = Counter()  # status -> failures injected by fail_rate
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         server = self
@@ -261,7 +272,7 @@ class FakeOpenAI:
         with self.lock:
             over = len(self.requests) >= self.max_requests
             self.requests.append({"path": h.path, "headers": dict(h.headers), "body": body})
-            behaviour = self.queue.popleft() if self.queue else Behaviour()
+            behaviour = self.queue.popleft() if self.queue else self._unscripted()
         if over:
             return self._json(h, 503, {"error": {"message": "fake server request limit reached"}})
         if not re.search(r"/chat/completions(\?|$)", h.path):
@@ -292,6 +303,14 @@ class FakeOpenAI:
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
         })
+
+    def _unscripted(self) -> Behaviour:
+        """The default echo reply, or (with fail_rate, under the lock) an injected 429 or 503."""
+        if self.fail_rate <= 0 or self.random.random() >= self.fail_rate:
+            return Behaviour()
+        code = 429 if sum(self.injected.values()) % 2 == 0 else 503
+        self.injected[code] += 1
+        return status(code, "1") if code == 429 else status(code)
 
     def _json(self, h, code: int, payload: dict, headers: dict | None = None) -> None:
         data = json.dumps(payload).encode()
@@ -334,3 +353,29 @@ class FakeOpenAI:
         send("[DONE]")
         h.wfile.write(b"0\r\n\r\n")
         h.close_connection = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve on a free port of 127.0.0.1 until SIGTERM or SIGINT; the base URL is the first line printed."""
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_openai", description=__doc__.splitlines()[0])
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of requests refused with 429 or 503")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stats", type=Path, help="on exit, write the counts of requests and injected failures here")
+    args = parser.parse_args(argv)
+    server = FakeOpenAI(max_requests=sys.maxsize, fail_rate=args.fail_rate, seed=args.seed).start()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(server.base_url, flush=True)
+    stop.wait()
+    server.stop()
+    if args.stats:
+        stats = {"requests": server.count, "injected": {str(k): v for k, v in sorted(server.injected.items())}}
+        args.stats.write_text(json.dumps(stats), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
