@@ -56,7 +56,7 @@ lint: install
 eval: index
 	$(PY) -m eval
 
-bench: install
+bench: index
 	$(PY) -m eval.bench --docs $(DOCS)
 
 # Retrieval at 1k/10k/100k chunks (synthetic, from the index's own vectors): flat vs HNSW, bm25s vs rank-bm25.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -23,14 +24,43 @@ def resolve_model_path(name: str) -> str:
 class SentenceEmbedder(Embeddings):
     """Normalized embeddings plus the model's own tokenizer, so chunks can be sized in its tokens."""
 
-    def __init__(self, model_name: str = PACKAGED_MODEL, device: str = "cpu", batch_size: int = 32):
+    def __init__(
+        self,
+        model_name: str = PACKAGED_MODEL,
+        device: str = "cpu",
+        batch_size: int = 32,
+        runtime: str = "auto",
+        encoder_cache_dir: Path | None = None,
+    ):
         self.model_name = model_name
         self.device = device
         self.batch_size = batch_size
+        self.runtime = runtime
+        self.encoder_cache_dir = encoder_cache_dir
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SentenceEmbedder:
-        return cls(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)
+        return cls(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size,
+                   settings.embedding_runtime, settings.encoder_cache_dir)
+
+    @cached_property
+    def onnx(self):
+        """The model's ONNX export when one exists and reproduces it (core/onnx_encoder.py), else None."""
+        if self.runtime == "torch" or self.device != "cpu" or self.encoder_cache_dir is None:
+            return None
+        from core.onnx_encoder import OnnxEncoder
+
+        return OnnxEncoder.open(resolve_model_path(self.model_name), self.encoder_cache_dir)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the sentence-transformers model is in memory."""
+        return "model" in self.__dict__
+
+    @property
+    def _use_onnx(self) -> bool:
+        # A process that has loaded the torch model (ingest) keeps using it; one that has not starts without torch.
+        return not self.loaded and self.onnx is not None
 
     @cached_property
     def model(self):
@@ -50,6 +80,8 @@ class SentenceEmbedder(Embeddings):
 
     @property
     def dimension(self) -> int:
+        if self._use_onnx:
+            return self.onnx.dimension
         return int(self.model.get_embedding_dimension())
 
     @property
@@ -63,6 +95,8 @@ class SentenceEmbedder(Embeddings):
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._use_onnx:
+            return self.onnx.encode(list(texts), self.batch_size)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,

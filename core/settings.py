@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(32, description="texts per embedding batch")
     embedding_device: str = Field("cpu", description="torch device")
+    embedding_runtime: Literal["auto", "torch"] = Field(
+        "auto",
+        description="`auto`: a process that only encodes (ask, serve, review) uses the model's ONNX export when ingest"
+        " has made one (same vectors; a cold `ask` starts without torch); `torch`: always sentence-transformers",
+    )
+    encoder_cache_dir: Path = Field(
+        PROJECT_ROOT / ".cache" / "encoders", description="where ingest writes the embedding model's ONNX export"
+    )
     chunk_max_tokens: int = Field(
         0, description="chunk size in model tokens; `0` = the model's own limit (254 for MiniLM)"
     )

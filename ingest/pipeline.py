@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from core.documents import Chunk, SentenceVectors
-from core.embeddings import SentenceEmbedder
+from core.embeddings import SentenceEmbedder, resolve_model_path
+from core.onnx_encoder import export, needs_export
 from core.settings import Settings
 from core.text import split_sentences
 from index.backend import IndexBackend, IngestBatch, index_backend
@@ -89,8 +90,11 @@ def run_ingest(
 
     model: SentenceEmbedder | None = embedder
 
+    model_used = False
+
     def loaded_model() -> SentenceEmbedder:  # loaded only when a file needs chunking or the writer asks
-        nonlocal model
+        nonlocal model, model_used
+        model_used = True
         if model is None:
             model = SentenceEmbedder.from_settings(settings)
         return model
@@ -133,6 +137,7 @@ def run_ingest(
 
     if not new_chunks and not fresh_skips and not summary.removed_files and not writer.needs_write():
         summary.unchanged = True
+        _export_encoder(settings, model_used, loaded_model)
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -147,8 +152,22 @@ def run_ingest(
     summary.chunks += len(new_chunks)
     summary.embedded_chunks = len(new_chunks)
     summary.index_path = writer.label
+    _export_encoder(settings, model_used, loaded_model)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _export_encoder(settings: Settings, model_used: bool, loaded_model) -> None:
+    """Leaves an ONNX export of the model for processes that only encode questions (a cold `ask` without torch).
+    A no-op ingest loads nothing unless the export is missing (then once: the model load costs a few seconds)."""
+    if settings.embedding_runtime == "torch":
+        return
+    if not model_used and not needs_export(resolve_model_path(settings.embedding_model), settings.encoder_cache_dir):
+        return
+    try:
+        export(loaded_model().model, resolve_model_path(settings.embedding_model), settings.encoder_cache_dir)
+    except Exception as exc:  # the index is written; without the export, questions are encoded with torch
+        log.warning("could not export the embedding model to ONNX (%s: %s)", type(exc).__name__, exc)
 
 
 def _unique(chunks: list[Chunk]) -> list[Chunk]:

@@ -42,6 +42,9 @@ def embedder() -> SentenceEmbedder:
 
 
 def make_settings(index_dir: Path, **overrides) -> Settings:
+    # sentence-transformers unless a test says otherwise: an ONNX export per test index would cost a model load
+    # and 90 MB each (tests/test_onnx_encoder.py covers that path).
+    overrides.setdefault("embedding_runtime", "torch")
     return Settings(_env_file=None, index_dir=index_dir, corpus_paths=[FIXTURE_CORPUS], **overrides)
 
 
