@@ -1,0 +1,78 @@
+"""Probe (not a test): could sentence vectors come from the chunk's own forward pass?
+
+    python -m eval.onepass_probe [--chunks 300]
+
+Ingest embeds each chunk, then each of its sentences again for the extractive answerer. One pass would
+mean-pool each sentence's span of the chunk's token embeddings instead. This measures, on the default
+index's first chunks: how many sentences can be found as a token span of their chunk (markup and truncation
+lose the rest, which would still need their own pass), how close the pooled vector is to the sentence's own
+embedding, and the time of the two passes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from core.embeddings import SentenceEmbedder
+from core.offline import apply_offline_defaults
+from core.settings import get_settings
+from core.text import split_sentences
+from index.faiss.store import load_index
+
+
+def span(haystack: list[int], needle: list[int]) -> int:
+    for start in range(len(haystack) - len(needle) + 1):
+        if haystack[start:start + len(needle)] == needle:
+            return start
+    return -1
+
+
+def main(argv: list[str] | None = None) -> int:
+    apply_offline_defaults()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=300)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    chunks = load_index(settings.index_dir).chunks[: args.chunks]
+    embedder = SentenceEmbedder(settings.embedding_model, runtime="torch")
+    model, tokenizer = embedder.model, embedder.model.tokenizer
+
+    started = time.perf_counter()
+    outputs = model.encode([c.embed_text for c in chunks], output_value=None, batch_size=32)
+    chunk_seconds = time.perf_counter() - started
+
+    pooled, sentences, total = [], [], 0
+    for chunk, output in zip(chunks, outputs):
+        ids = tokenizer(chunk.embed_text, truncation=True, max_length=model.max_seq_length)["input_ids"]
+        for sentence in split_sentences(chunk.text):
+            total += 1
+            wanted = tokenizer(sentence, add_special_tokens=False)["input_ids"]
+            if wanted and tokenizer.convert_ids_to_tokens(wanted[-1]) == ".":
+                wanted = wanted[:-1]  # split_sentences adds a full stop the chunk may not have
+            start = span(ids, wanted) if wanted else -1
+            if start >= 0:
+                vector = output["token_embeddings"][start:start + len(wanted)].mean(0)
+                pooled.append((vector / vector.norm()).numpy())
+                sentences.append(sentence)
+
+    started = time.perf_counter()
+    own = embedder.encode(sentences)
+    sentence_seconds = time.perf_counter() - started
+    cosine = (np.array(pooled) * own).sum(axis=1)
+    print(json.dumps({
+        "chunks": len(chunks),
+        "sentences": total,
+        "found_as_token_span": round(len(sentences) / total, 3),
+        "pooled_vs_own_cosine_mean": round(float(cosine.mean()), 3),
+        "pooled_vs_own_cosine_p10": round(float(np.percentile(cosine, 10)), 3),
+        "chunk_pass_seconds": round(chunk_seconds, 2),
+        "sentence_pass_seconds_for_found": round(sentence_seconds, 2),
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
