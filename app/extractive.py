@@ -100,9 +100,19 @@ class ExtractiveAnswerer:
             chosen = [int(orders[0][0])]
             scores[chosen[0]] = float(relevance[0][chosen[0]])
         return [
-            Quote(candidates[i][0], candidates[i][1], scores[i], pillar or sentence_pillar(candidates[i][0], candidates[i][1].chunk.pillars))
+            Quote(text, candidates[i][1], scores[i], pillar or sentence_pillar(text, candidates[i][1].chunk.pillars))
             for i in chosen
+            for text in [self._with_antecedent(i, candidates, chosen)]
         ]
+
+    @staticmethod
+    def _with_antecedent(i: int, candidates: list[tuple[str, ScoredChunk]], chosen: list[int]) -> str:
+        """A sentence that points back ("This keeps ...") is quoted with the sentence it points to, when that one
+        is in the same chunk and not quoted on its own."""
+        sentence, hit = candidates[i]
+        if i > 0 and _ANAPHORIC.match(sentence) and candidates[i - 1][1] is hit and i - 1 not in chosen:
+            return f"{candidates[i - 1][0]} {sentence}"
+        return sentence
 
     def _next(self, order, relevance, vectors, candidates, chosen, per_chunk) -> int | None:
         """The best sentence for one ask not yet chosen, or None when no sentence left is relevant enough."""

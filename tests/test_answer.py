@@ -101,3 +101,24 @@ def test_sentences_with_the_questions_own_words_win_and_dangling_ones_lose(embed
     question = "how to handle 429 errors from azure openai"
     quotes = answerer.select(embedder.encode([question])[0], [ScoredChunk(chunk, 0.6, 1.0, 0)], question=question)
     assert quotes[0].sentence.startswith("Honour the retry-after-ms header")
+
+
+def test_a_sentence_that_points_back_is_quoted_with_the_sentence_before_it(embedder):
+    from app.extractive import ExtractiveAnswerer
+    from core.documents import Chunk
+    from index.retriever import ScoredChunk
+
+    text = (
+        "Throttle batch callers at a lower token rate than interactive callers. "
+        "This keeps chat responsive during surges of Azure OpenAI traffic without hard 429s. "
+        "Unrelated: store diagnostic logs for ninety days."
+    )
+    chunk = Chunk("c1", "corpus/x.md", "Throttling", ["Throttling"], "https://x#y", text, text, ["reliability"], [], "h")
+    answerer = ExtractiveAnswerer(embedder, max_sentences=1, min_sentence_score=0.0)
+    question = "How do I keep chat responsive during surges of Azure OpenAI traffic?"
+    quotes = answerer.select(embedder.encode([question])[0], [ScoredChunk(chunk, 0.6, 1.0, 0)], question=question)
+    assert quotes[0].sentence == (
+        "Throttle batch callers at a lower token rate than interactive callers. "
+        "This keeps chat responsive during surges of Azure OpenAI traffic without hard 429s."
+    )
+    assert quotes[0].sentence in chunk.text  # still a verbatim quote of the guidance
