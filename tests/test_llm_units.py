@@ -124,6 +124,9 @@ def test_follow_up_questions_read_naturally():
     )
     assert question_for("For AI workloads", "RE:07 Self-preservation") == "What does the guidance say about self-preservation for AI workloads?"
     assert question_for("Trade-offs", "Deploy models to endpoints") == "What are the trade-offs when I deploy models to endpoints?"
+    # a verb-like first word that names a thing ("Design checklist") is not a task ("How do I design checklist?")
+    assert question_for("Design checklist") == "What does the guidance say about the design checklist?"
+    assert question_for("Design checklist", "Security") == "What does the guidance say about security (design checklist)?"
 
 
 def test_support_threshold_is_calibrated_on_the_fixture_pairs(assistant, embedder):

@@ -43,8 +43,16 @@ def _topic(heading: str) -> str:
     return heading
 
 
+# "Design checklist", "Test strategy": a verb-like first word that names a thing, not a task.
+_NOUN_HEADS = frozenset(
+    "checklist checklists principles principle considerations patterns areas recommendations guidance strategy "
+    "approach decisions options review".split()
+)
+
+
 def _is_task(topic: str) -> bool:
-    return topic.split(" ", 1)[0].lower() in _VERBS
+    words = topic.lower().split()
+    return bool(words) and words[0] in _VERBS and not (len(words) == 2 and words[1] in _NOUN_HEADS)
 
 
 def question_for(heading: str, parent: str = "") -> str:
@@ -66,7 +74,8 @@ def question_for(heading: str, parent: str = "") -> str:
         return question_for(parent_topic)[:-1] + f" ({_lower_first(topic)})?"
     if _is_task(topic):
         return f"How do I {_lower_first(topic)}?"
-    return f"What does the guidance say about {_lower_first(topic)}?"
+    article = "the " if topic.lower().split()[-1] in _NOUN_HEADS and len(topic.split()) == 2 else ""
+    return f"What does the guidance say about {article}{_lower_first(topic)}?"
 
 
 def suggest_follow_ups(question: str, hits: list[ScoredChunk], cited_urls: set[str], count: int = 3) -> list[str]:
