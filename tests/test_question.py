@@ -29,6 +29,16 @@ def test_a_message_with_several_asks_is_split_into_parts():
     assert split_parts("How should we retry on 429, also should we move to provisioned throughput?") == (
         "How should we retry on 429,", "should we move to provisioned throughput?",
     )
+    # a dash or ", and" that opens a new question, as architects type them
+    assert split_parts(
+        "how should we load test our inference endpoint - what metrics matter and how do we simulate throttling 429s?"
+    ) == ("how should we load test our inference endpoint what metrics matter", "how do we simulate throttling 429s?")
+    assert split_parts("What is data drift versus concept drift, and how do we detect model decay?") == (
+        "What is data drift versus concept drift", "how do we detect model decay?",
+    )
+    assert split_parts("Should we run AKS and Container Apps side by side?") == (
+        "Should we run AKS and Container Apps side by side?",  # "and" inside one ask does not split
+    )
     assert split_parts("PTU or PAYG?") == ("PTU or PAYG?",)
     assert split_parts("Why? Because the model is slow at peak hours for every user.") == (
         "Why? Because the model is slow at peak hours for every user.",
