@@ -1,0 +1,722 @@
+targetScope = 'subscription'
+
+metadata description = 'The WAF assistant on Azure Container Apps: the API and the UI from one image, Azure OpenAI, Azure AI Search, PostgreSQL, Key Vault and Application Insights. Deployed by `azd up` (docs/deploy-azure.md).'
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parameters. azd fills them from its environment (infra/main.parameters.json); docs/deploy-azure.md lists them.
+// ---------------------------------------------------------------------------------------------------------------
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment: names the resource group and seeds the resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the resources (Azure OpenAI and Azure AI Search may have their own).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group to create or reuse; empty = rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('The deploying user (azd sets AZURE_PRINCIPAL_ID): may read the secrets, run ingest and call the model from a workstation.')
+param principalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
+
+// Set by azd once it has deployed a service: re-provisioning then keeps the deployed image instead of the placeholder.
+param apiExists bool = false
+param uiExists bool = false
+
+// --- The two container apps and the ingest job ---
+
+@minValue(0)
+@description('0 lets the API scale to zero (cheaper; the first request then waits for the model to load).')
+param apiMinReplicas int = 1
+
+@minValue(1)
+param apiMaxReplicas int = 3
+
+@minValue(0)
+param uiMinReplicas int = 1
+
+@minValue(1)
+param uiMaxReplicas int = 2
+
+@description('vCPUs per API replica; memory is twice as many GiB (Consumption profile).')
+param apiCpu string = '1.0'
+param apiMemory string = '2Gi'
+param uiCpu string = '1.0'
+param uiMemory string = '2Gi'
+param ingestCpu string = '2.0'
+param ingestMemory string = '4Gi'
+
+// --- Azure OpenAI: create an account, or use an existing one ---
+
+@description('Create an Azure OpenAI account and chat deployment; false = use azureOpenAiEndpoint.')
+param createAzureOpenAi bool = true
+
+@description('Existing account only: https://<resource>.openai.azure.com.')
+param azureOpenAiEndpoint string = ''
+
+@description('Existing account only, optional: its resource ID, to grant the app\'s identity Cognitive Services OpenAI User on it (otherwise grant it yourself).')
+param azureOpenAiResourceId string = ''
+
+@description('Region of the created account (where the model has quota); empty = location.')
+param azureOpenAiLocation string = ''
+
+@description('Name of the chat deployment (WAF_AZURE_OPENAI_DEPLOYMENT), created or existing.')
+param azureOpenAiDeployment string = 'chat'
+
+@description('Model of the created deployment; check its availability and retirement date in your region.')
+param chatModelName string = 'gpt-4.1-mini'
+param chatModelVersion string = '2025-04-14'
+
+@allowed([
+  'GlobalStandard'
+  'DataZoneStandard'
+  'Standard'
+])
+param chatDeploymentSku string = 'GlobalStandard'
+
+@minValue(1)
+@description('Thousands of tokens per minute.')
+param chatDeploymentCapacity int = 30
+
+@description('Azure OpenAI data-plane API version (WAF_AZURE_OPENAI_API_VERSION).')
+param azureOpenAiApiVersion string = '2024-10-21'
+
+// --- Azure AI Search: create a service, or use an existing one ---
+
+@description('Create an Azure AI Search service; false = use azureSearchEndpoint.')
+param createAzureAiSearch bool = true
+
+@description('Existing service only: https://<service>.search.windows.net.')
+param azureSearchEndpoint string = ''
+
+@description('Existing service only, optional: its resource ID, to grant the identities their Search roles on it (otherwise grant them yourself).')
+param azureSearchResourceId string = ''
+
+@description('Region of the created service; empty = location.')
+param azureSearchLocation string = ''
+
+@allowed([
+  'free'
+  'basic'
+  'standard'
+  'standard2'
+  'standard3'
+])
+param azureSearchSku string = 'basic'
+
+@minValue(1)
+@maxValue(12)
+@description('Replicas of the created service: 2 for the read SLA, 3 for the read-write SLA.')
+param azureSearchReplicaCount int = 1
+
+@allowed([
+  'disabled'
+  'free'
+  'standard'
+])
+param azureSearchSemanticRanker string = 'disabled'
+
+@description('Index name (WAF_AZURE_SEARCH_INDEX); ingest creates it.')
+param azureSearchIndex string = 'waf-ai-guidance'
+
+@description('Semantic configuration (WAF_AZURE_SEARCH_SEMANTIC_CONFIG), e.g. waf-semantic; empty = no semantic ranker. Needs azureSearchSemanticRanker free or standard.')
+param azureSearchSemanticConfiguration string = ''
+
+// --- PostgreSQL (WAF_DATABASE_URL) ---
+
+param postgresAdminLogin string = 'wafadmin'
+
+@secure()
+@description('Generated by azd on the first provision and kept in the azd environment; stored in Key Vault.')
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 24
+      noSpecial: true
+      minLower: 2
+      minUpper: 2
+      minNumeric: 2
+    }
+  }
+})
+param postgresAdminPassword string
+
+param postgresDatabaseName string = 'waf'
+param postgresVersion string = '16'
+param postgresSkuName string = 'Standard_B1ms'
+
+@allowed([
+  'Burstable'
+  'GeneralPurpose'
+  'MemoryOptimized'
+])
+param postgresSkuTier string = 'Burstable'
+
+@minValue(32)
+param postgresStorageSizeGB int = 32
+
+@minValue(7)
+@maxValue(35)
+param postgresBackupRetentionDays int = 7
+
+@description('Zone-redundant standby; needs the GeneralPurpose or MemoryOptimized tier.')
+param postgresHighAvailability bool = false
+
+// --- Sign-in with Microsoft Entra ID (docs/service.md); off while authClientId is empty ---
+
+@description('Client ID of the app registration: the API\'s token audience and the UI\'s OpenID Connect client.')
+param authClientId string = ''
+
+@secure()
+@description('Client secret of that app registration, for the UI\'s sign-in (stored in Key Vault).')
+param authClientSecret string = ''
+
+@description('Tenant of the app registration; empty = this subscription\'s tenant.')
+param authTenantId string = ''
+
+@description('The `aud` of the API\'s tokens (WAF_AUTH_AUDIENCE); empty = authClientId.')
+param authAudience string = ''
+
+@description('Comma-separated app roles of which a user needs one (WAF_AUTH_REQUIRED_ROLES); empty = any.')
+param authRequiredRoles string = ''
+
+@description('Comma-separated group object IDs of which a user needs one (WAF_AUTH_ALLOWED_GROUPS); empty = any.')
+param authAllowedGroups string = ''
+
+@secure()
+@description('Signs the UI\'s sign-in cookie; generated by azd on the first provision.')
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 32
+      noSpecial: true
+    }
+  }
+})
+param uiCookieSecret string
+
+@minValue(30)
+param logRetentionInDays int = 30
+
+// ---------------------------------------------------------------------------------------------------------------
+// Names and tags
+// ---------------------------------------------------------------------------------------------------------------
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+
+var names = {
+  resourceGroup: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+  logAnalytics: 'log-${resourceToken}'
+  applicationInsights: 'appi-${resourceToken}'
+  containerAppsEnvironment: 'cae-${resourceToken}'
+  registry: 'cr${resourceToken}'
+  keyVault: 'kv-${resourceToken}'
+  appIdentity: 'id-app-${resourceToken}'
+  ingestIdentity: 'id-ingest-${resourceToken}'
+  postgres: 'psql-${resourceToken}'
+  openAi: 'oai-${resourceToken}'
+  search: 'srch-${resourceToken}'
+  apiApp: 'ca-api-${resourceToken}'
+  uiApp: 'ca-ui-${resourceToken}'
+  ingestJob: 'caj-ingest-${resourceToken}'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+  name: names.resourceGroup
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Monitoring, identities, registry
+// ---------------------------------------------------------------------------------------------------------------
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: names.logAnalytics
+    applicationInsightsName: names.applicationInsights
+    retentionInDays: logRetentionInDays
+  }
+}
+
+// The apps' identity: pulls the image, reads Key Vault, calls Azure OpenAI, queries the index.
+module appIdentity 'modules/identity.bicep' = {
+  name: 'app-identity'
+  scope: rg
+  params: {
+    name: names.appIdentity
+    location: location
+    tags: tags
+  }
+}
+
+// The ingest job's identity: pulls the image and writes the index; nothing else.
+module ingestIdentity 'modules/identity.bicep' = {
+  name: 'ingest-identity'
+  scope: rg
+  params: {
+    name: names.ingestIdentity
+    location: location
+    tags: tags
+  }
+}
+
+var appPrincipal = {
+  principalId: appIdentity.outputs.principalId
+  principalType: 'ServicePrincipal'
+}
+var ingestPrincipal = {
+  principalId: ingestIdentity.outputs.principalId
+  principalType: 'ServicePrincipal'
+}
+var userPrincipals = empty(principalId) ? [] : [
+  {
+    principalId: principalId
+    principalType: principalType
+  }
+]
+
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  scope: rg
+  params: {
+    name: names.registry
+    location: location
+    tags: tags
+    pullPrincipalIds: [
+      appIdentity.outputs.principalId
+      ingestIdentity.outputs.principalId
+    ]
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Azure OpenAI and Azure AI Search: created here, or existing ones
+// ---------------------------------------------------------------------------------------------------------------
+
+module openAi 'modules/openai.bicep' = if (createAzureOpenAi) {
+  name: 'openai'
+  scope: rg
+  params: {
+    name: names.openAi
+    location: empty(azureOpenAiLocation) ? location : azureOpenAiLocation
+    tags: tags
+    deploymentName: azureOpenAiDeployment
+    modelName: chatModelName
+    modelVersion: chatModelVersion
+    deploymentSku: chatDeploymentSku
+    deploymentCapacity: chatDeploymentCapacity
+  }
+}
+
+var openAiEndpoint = createAzureOpenAi ? openAi!.outputs.endpoint : azureOpenAiEndpoint
+
+// Role assignments go to the account's own resource group: for an existing account, the one in its resource ID.
+var grantOpenAiAccess = createAzureOpenAi || !empty(azureOpenAiResourceId)
+var openAiElsewhere = !createAzureOpenAi && !empty(azureOpenAiResourceId)
+var existingOpenAiId = split(azureOpenAiResourceId, '/')
+var openAiSubscriptionId = openAiElsewhere ? existingOpenAiId[2] : subscription().subscriptionId
+var openAiResourceGroup = openAiElsewhere ? existingOpenAiId[4] : names.resourceGroup
+var openAiAccountName = openAiElsewhere ? last(existingOpenAiId) : names.openAi
+
+module openAiAccess 'modules/openai-access.bicep' = if (grantOpenAiAccess) {
+  name: 'openai-access'
+  scope: resourceGroup(openAiSubscriptionId, openAiResourceGroup)
+  params: {
+    accountName: openAiAccountName
+    principals: concat([appPrincipal], userPrincipals)
+  }
+  dependsOn: [
+    openAi
+  ]
+}
+
+module search 'modules/search.bicep' = if (createAzureAiSearch) {
+  name: 'search'
+  scope: rg
+  params: {
+    name: names.search
+    location: empty(azureSearchLocation) ? location : azureSearchLocation
+    tags: tags
+    sku: azureSearchSku
+    replicaCount: azureSearchReplicaCount
+    semanticRanker: azureSearchSemanticRanker
+  }
+}
+
+var searchEndpoint = createAzureAiSearch ? search!.outputs.endpoint : azureSearchEndpoint
+
+var grantSearchAccess = createAzureAiSearch || !empty(azureSearchResourceId)
+var searchElsewhere = !createAzureAiSearch && !empty(azureSearchResourceId)
+var existingSearchId = split(azureSearchResourceId, '/')
+var searchSubscriptionId = searchElsewhere ? existingSearchId[2] : subscription().subscriptionId
+var searchResourceGroup = searchElsewhere ? existingSearchId[4] : names.resourceGroup
+var searchServiceName = searchElsewhere ? last(existingSearchId) : names.search
+
+module searchAccess 'modules/search-access.bicep' = if (grantSearchAccess) {
+  name: 'search-access'
+  scope: resourceGroup(searchSubscriptionId, searchResourceGroup)
+  params: {
+    serviceName: searchServiceName
+    readers: [
+      appPrincipal
+    ]
+    writers: concat([ingestPrincipal], userPrincipals)
+  }
+  dependsOn: [
+    search
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// PostgreSQL and Key Vault
+// ---------------------------------------------------------------------------------------------------------------
+
+module postgres 'modules/postgres.bicep' = {
+  name: 'postgres'
+  scope: rg
+  params: {
+    name: names.postgres
+    location: location
+    tags: tags
+    administratorLogin: postgresAdminLogin
+    administratorLoginPassword: postgresAdminPassword
+    databaseName: postgresDatabaseName
+    version: postgresVersion
+    skuName: postgresSkuName
+    skuTier: postgresSkuTier
+    storageSizeGB: postgresStorageSizeGB
+    backupRetentionDays: postgresBackupRetentionDays
+    highAvailability: postgresHighAvailability
+  }
+}
+
+module containerAppsEnvironment 'modules/container-apps-environment.bicep' = {
+  name: 'container-apps-environment'
+  scope: rg
+  params: {
+    name: names.containerAppsEnvironment
+    location: location
+    tags: tags
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+  }
+}
+
+// Sign-in: the API checks bearer tokens when authClientId is set; the UI signs users in when it has a client secret too.
+var useApiSignIn = !empty(authClientId)
+var useUiSignIn = !empty(authClientId) && !empty(authClientSecret)
+var authIssuer = '${environment().authentication.loginEndpoint}${empty(authTenantId) ? tenant().tenantId : authTenantId}/v2.0'
+var uiFqdn = '${names.uiApp}.${containerAppsEnvironment.outputs.defaultDomain}'
+
+// SQLAlchemy URL of the database (psycopg 3, TLS required); the password is URL-encoded.
+var databaseUrl = 'postgresql+psycopg://${postgresAdminLogin}:${uriComponent(postgresAdminPassword)}@${postgres.outputs.fqdn}:5432/${postgres.outputs.databaseName}?sslmode=require'
+
+// Streamlit's OpenID Connect settings (the [auth] section of docs/service.md), mounted into the UI as a file.
+var streamlitSecretLines = [
+  '[auth]'
+  'redirect_uri = "https://${uiFqdn}/oauth2callback"'
+  'cookie_secret = "${base64(uiCookieSecret)}"' // base64: safe inside a TOML string whatever azd generated
+  'client_id = "${authClientId}"'
+  'client_secret = "${authClientSecret}"'
+  'server_metadata_url = "${authIssuer}/.well-known/openid-configuration"'
+  ''
+]
+
+var vaultSecrets = {
+  'database-url': databaseUrl
+  'postgres-admin-password': postgresAdminPassword
+  'appinsights-connection-string': monitoring.outputs.applicationInsightsConnectionString
+}
+
+var uiSignInVaultSecrets = useUiSignIn ? {
+  'streamlit-secrets': join(streamlitSecretLines, '\n')
+} : {}
+
+module keyVault 'modules/key-vault.bicep' = {
+  name: 'key-vault'
+  scope: rg
+  params: {
+    name: names.keyVault
+    location: location
+    tags: tags
+    readerPrincipalIds: [
+      appIdentity.outputs.principalId
+    ]
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+    secrets: union(vaultSecrets, uiSignInVaultSecrets)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the app reads (docs/settings.md). Plain values go in *Env maps; secrets only through *SecretEnv maps,
+// which name a container app secret, itself a Key Vault reference read with the app's identity.
+// Azure OpenAI and Azure AI Search are reached with the managed identity (DefaultAzureCredential with
+// AZURE_CLIENT_ID): WAF_AZURE_OPENAI_API_KEY and WAF_AZURE_SEARCH_API_KEY stay unset.
+// ---------------------------------------------------------------------------------------------------------------
+
+var llmEnv = {
+  WAF_LLM_BACKEND: 'azure-openai'
+  WAF_AZURE_OPENAI_ENDPOINT: openAiEndpoint
+  WAF_AZURE_OPENAI_DEPLOYMENT: azureOpenAiDeployment
+  WAF_AZURE_OPENAI_API_VERSION: azureOpenAiApiVersion
+}
+
+var searchBaseEnv = {
+  WAF_INDEX_BACKEND: 'azure-search'
+  WAF_AZURE_SEARCH_ENDPOINT: searchEndpoint
+  WAF_AZURE_SEARCH_INDEX: azureSearchIndex
+}
+
+var searchSemanticEnv = empty(azureSearchSemanticConfiguration) ? {} : {
+  WAF_AZURE_SEARCH_SEMANTIC_CONFIG: azureSearchSemanticConfiguration
+}
+
+var searchEnv = union(searchBaseEnv, searchSemanticEnv)
+
+// JSON lists, as the settings object reads list values from the environment.
+var requiredRoles = empty(authRequiredRoles) ? [] : split(replace(authRequiredRoles, ' ', ''), ',')
+var allowedGroups = empty(authAllowedGroups) ? [] : split(replace(authAllowedGroups, ' ', ''), ',')
+
+var signInEnv = useApiSignIn ? {
+  WAF_AUTH_ISSUER: authIssuer
+  WAF_AUTH_AUDIENCE: empty(authAudience) ? authClientId : authAudience
+  WAF_AUTH_REQUIRED_ROLES: string(requiredRoles)
+  WAF_AUTH_ALLOWED_GROUPS: string(allowedGroups)
+} : {}
+
+var appIdentityEnv = {
+  AZURE_CLIENT_ID: appIdentity.outputs.clientId
+}
+
+var ingestIdentityEnv = {
+  AZURE_CLIENT_ID: ingestIdentity.outputs.clientId
+}
+
+var appSecretEnv = {
+  WAF_DATABASE_URL: 'database-url'
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'appinsights-connection-string'
+}
+
+var appKeyVaultSecrets = {
+  'database-url': '${keyVault.outputs.uri}secrets/database-url'
+  'appinsights-connection-string': '${keyVault.outputs.uri}secrets/appinsights-connection-string'
+}
+
+// Streamlit reads its [auth] section from this file (the secrets.files option) instead of .streamlit/secrets.toml.
+var uiSignInEnv = useUiSignIn ? {
+  STREAMLIT_SECRETS_FILES: '/mnt/streamlit/secrets.toml'
+} : {}
+
+var uiSignInSecrets = useUiSignIn ? {
+  'streamlit-secrets': '${keyVault.outputs.uri}secrets/streamlit-secrets'
+} : {}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The API, the UI and the ingest job
+// ---------------------------------------------------------------------------------------------------------------
+
+resource existingApi 'Microsoft.App/containerApps@2024-03-01' existing = if (apiExists) {
+  scope: rg
+  name: names.apiApp
+}
+
+resource existingUi 'Microsoft.App/containerApps@2024-03-01' existing = if (uiExists) {
+  scope: rg
+  name: names.uiApp
+}
+
+var apiImage = apiExists ? existingApi!.properties.template.containers[0].image : ''
+
+// /healthz answers as soon as the server runs; /readyz once the model and the index are loaded (docs/service.md).
+var apiProbes = [
+  {
+    type: 'Startup'
+    httpGet: {
+      path: '/healthz'
+      port: 8000
+    }
+    initialDelaySeconds: 5
+    periodSeconds: 10
+    failureThreshold: 10
+    timeoutSeconds: 5
+  }
+  {
+    type: 'Liveness'
+    httpGet: {
+      path: '/healthz'
+      port: 8000
+    }
+    periodSeconds: 30
+    failureThreshold: 3
+    timeoutSeconds: 5
+  }
+  {
+    type: 'Readiness'
+    httpGet: {
+      path: '/readyz'
+      port: 8000
+    }
+    periodSeconds: 10
+    failureThreshold: 3
+    timeoutSeconds: 5
+  }
+]
+
+var uiProbes = [
+  {
+    type: 'Startup'
+    httpGet: {
+      path: '/_stcore/health'
+      port: 8501
+    }
+    initialDelaySeconds: 5
+    periodSeconds: 10
+    failureThreshold: 10
+    timeoutSeconds: 5
+  }
+  {
+    type: 'Liveness'
+    httpGet: {
+      path: '/_stcore/health'
+      port: 8501
+    }
+    periodSeconds: 30
+    failureThreshold: 3
+    timeoutSeconds: 5
+  }
+  {
+    type: 'Readiness'
+    httpGet: {
+      path: '/_stcore/health'
+      port: 8501
+    }
+    periodSeconds: 10
+    failureThreshold: 3
+    timeoutSeconds: 5
+  }
+]
+
+module api 'modules/container-app.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: names.apiApp
+    location: location
+    tags: union(tags, { 'azd-service-name': 'api' })
+    environmentId: containerAppsEnvironment.outputs.id
+    identityId: appIdentity.outputs.id
+    registryServer: registry.outputs.loginServer
+    image: apiImage
+    targetPort: 8000
+    env: union(llmEnv, searchEnv, signInEnv, appIdentityEnv, { OTEL_SERVICE_NAME: 'waf-assistant-api' })
+    secretEnv: appSecretEnv
+    keyVaultSecrets: appKeyVaultSecrets
+    probes: apiProbes
+    cpu: apiCpu
+    memory: apiMemory
+    minReplicas: apiMinReplicas
+    maxReplicas: apiMaxReplicas
+  }
+}
+
+module ui 'modules/container-app.bicep' = {
+  name: 'ui'
+  scope: rg
+  params: {
+    name: names.uiApp
+    location: location
+    tags: union(tags, { 'azd-service-name': 'ui' })
+    environmentId: containerAppsEnvironment.outputs.id
+    identityId: appIdentity.outputs.id
+    registryServer: registry.outputs.loginServer
+    image: uiExists ? existingUi!.properties.template.containers[0].image : ''
+    // The same image as the API; this command starts the UI instead (azd deploy keeps it).
+    command: [
+      'streamlit'
+      'run'
+      'app/ui/streamlit_app.py'
+      '--server.port'
+      '8501'
+      '--server.address'
+      '0.0.0.0'
+    ]
+    targetPort: 8501
+    env: union(llmEnv, searchEnv, signInEnv, appIdentityEnv, uiSignInEnv, { OTEL_SERVICE_NAME: 'waf-assistant-ui' })
+    secretEnv: appSecretEnv
+    keyVaultSecrets: union(appKeyVaultSecrets, uiSignInSecrets)
+    secretFiles: useUiSignIn ? { 'secrets.toml': 'streamlit-secrets' } : {}
+    secretFilesPath: '/mnt/streamlit'
+    probes: uiProbes
+    cpu: uiCpu
+    memory: uiMemory
+    minReplicas: uiMinReplicas
+    maxReplicas: uiMaxReplicas
+    // A Streamlit session lives in one replica: uploads and the sign-in callback must reach the same one.
+    stickySessions: true
+  }
+}
+
+module ingestJob 'modules/ingest-job.bicep' = {
+  name: 'ingest-job'
+  scope: rg
+  params: {
+    name: names.ingestJob
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    identityId: ingestIdentity.outputs.id
+    registryServer: registry.outputs.loginServer
+    image: apiImage
+    env: union(searchEnv, ingestIdentityEnv)
+    cpu: ingestCpu
+    memory: ingestMemory
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Outputs: azd stores them in its environment; the deploy hook (infra/hooks/postdeploy.py) reads them.
+// ---------------------------------------------------------------------------------------------------------------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
+output AZURE_CONTAINER_ENVIRONMENT_NAME string = containerAppsEnvironment.outputs.name
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_OPENAI_ENDPOINT string = openAiEndpoint
+output AZURE_OPENAI_DEPLOYMENT string = azureOpenAiDeployment
+output AZURE_SEARCH_ENDPOINT string = searchEndpoint
+output AZURE_SEARCH_INDEX string = azureSearchIndex
+output AZURE_POSTGRES_HOST string = postgres.outputs.fqdn
+output AZURE_POSTGRES_DATABASE string = postgres.outputs.databaseName
+output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output AZURE_API_APP_NAME string = api.outputs.name
+output AZURE_UI_APP_NAME string = ui.outputs.name
+output AZURE_INGEST_JOB_NAME string = ingestJob.outputs.name
+output API_URL string = api.outputs.uri
+output UI_URL string = ui.outputs.uri
+output UI_SIGN_IN_REDIRECT_URI string = 'https://${uiFqdn}/oauth2callback'
