@@ -25,14 +25,18 @@ def cited_sentences(response: str) -> list[tuple[str, list[int]]]:
     """(sentence without markers, cited numbers) for each sentence of an answer body."""
     results = []
     for line in response.splitlines():
+        bullet = line.strip().startswith("- ")
         line = line.strip().removeprefix("- ").strip()
         if not line or (line.startswith("**") and line.endswith("**")):
             continue
-        for sentence in re.split(r"(?<=[.!?\]])\s+(?=[A-Z])", line):
-            numbers = [int(n) for n in _MARKER.findall(sentence)]
-            text = _MARKER.sub("", sentence).strip()
-            if len(text.split()) >= 3:
-                results.append((text, numbers))
+        pieces = [
+            (_MARKER.sub("", sentence).strip(), [int(n) for n in _MARKER.findall(sentence)])
+            for sentence in re.split(r"(?<=[.!?\]])\s+(?=[A-Z])", line)
+        ]
+        # A bullet whose only marker closes it cites that source for the whole bullet (a quote of two sentences).
+        if bullet and pieces[-1][1] and not any(numbers for _, numbers in pieces[:-1]):
+            pieces = [(text, pieces[-1][1]) for text, _ in pieces]
+        results += [(text, numbers) for text, numbers in pieces if len(text.split()) >= 3]
     return results
 
 

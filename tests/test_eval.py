@@ -42,6 +42,15 @@ def test_groundedness_counts_sentences_supported_by_the_source_they_cite(embedde
     assert metric.score_response(response, contexts) == pytest.approx(1 / 4)
 
 
+def test_a_bullet_closed_by_one_marker_cites_it_for_each_of_its_sentences(embedder):
+    contexts = ["Throttle batch callers first. This keeps chat responsive during surges."]
+    response = "- Throttle batch callers first. This keeps chat responsive during surges. [1]\n"
+    assert [n for _, n in cited_sentences(response)] == [[1], [1]]
+    assert CitedGroundedness(embedder=embedder).score_response(response, contexts) == 1.0
+    # prose is not a bullet: a sentence without its own marker stays uncited
+    assert [n for _, n in cited_sentences("Throttle batch callers first. This keeps chat responsive. [1]")] == [[], [1]]
+
+
 def test_groundedness_accepts_a_paraphrase_close_to_its_source(embedder):
     metric = CitedGroundedness(embedder=embedder)
     contexts = ["Turn off public network access on the Azure OpenAI resource."]
