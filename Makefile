@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CLI := $(VENV)/bin/waf-assistant
 DOCS ?= ../shared/waf-docs/well-architected
 
-.PHONY: install index run serve chat test test-fast lint browser postgres eval bench bench-scale loadtest check-corpus clean
+.PHONY: install index run serve chat test test-fast lint browser postgres container-tools image eval bench bench-scale loadtest check-corpus clean
 
 install: $(STAMP)
 
@@ -43,12 +43,27 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 
-test: install browser postgres
+# The container test (tests/test_container.py) builds a Debian base with mmdebstrap and the image with podman, run
+# with runc (crun fails on this machine's cgroups); install Debian's when they are missing (as root, as CI runs).
+container-tools:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v mmdebstrap >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap)
+
+test: install browser postgres container-tools
 	$(PY) -m pytest
 
-# The fast lane (a minute or two): no browser, no subprocess start-ups, no Azure AI Search fake, no PostgreSQL.
+# The fast lane (a minute or two): no browser, no subprocess start-ups, no Azure AI Search fake, no PostgreSQL,
+# no container build.
 test-fast: install
-	$(PY) -m pytest -m "not browser and not slow and not azure and not postgres"
+	$(PY) -m pytest -m "not browser and not slow and not azure and not postgres and not container"
+
+# The image (docs/container.md), with podman or else docker; the default base is python:3.11-slim and torch comes from
+# PyTorch's CPU index. E.g. make image IMAGE=waf-assistant:dev BUILD_ARGS="--build-arg EXTRAS=postgres,azure"
+ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+IMAGE ?= waf-assistant:latest
+BUILD_ARGS ?=
+image:
+	$(ENGINE) build $(if $(filter podman,$(notdir $(ENGINE))),--format docker,) $(BUILD_ARGS) -t $(IMAGE) .
 
 lint: install
 	$(VENV)/bin/ruff check core index ingest app eval tests
