@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,21 +49,26 @@ def mean_pooling_model(model_path: str) -> bool:
         and not any(v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens")
 
 
+def export_path(model_path: str, cache_dir: Path) -> Path | None:
+    """Where the model's export lives (whether or not it exists yet); None when OnnxEncoder cannot reproduce the
+    model: a hub name, no fast tokenizer, or another pooling."""
+    key = export_key(model_path)
+    if key is None or not mean_pooling_model(model_path) or not (Path(model_path) / "tokenizer.json").exists():
+        return None
+    return cache_dir / f"{key}.onnx"
+
+
 def needs_export(model_path: str, cache_dir: Path) -> bool:
     """True when the model can be exported and has not been yet (cheap: no model is loaded)."""
-    key = export_key(model_path)
-    return (key is not None and not (cache_dir / f"{key}.onnx").exists() and mean_pooling_model(model_path)
-            and (Path(model_path) / "tokenizer.json").exists())
+    target = export_path(model_path, cache_dir)
+    return target is not None and not target.exists()
 
 
 def export(sentence_transformer, model_path: str, cache_dir: Path) -> Path | None:
     """Writes the transformer of a loaded SentenceTransformer as ONNX into cache_dir (atomically); None when the
     model cannot be reproduced by OnnxEncoder or the `onnx` package is missing."""
-    key = export_key(model_path)
-    if key is None or not mean_pooling_model(model_path) or not (Path(model_path) / "tokenizer.json").exists():
-        return None
-    target = cache_dir / f"{key}.onnx"
-    if target.exists():
+    target = export_path(model_path, cache_dir)
+    if target is None or target.exists():
         return target
     try:
         import onnx  # noqa: F401  (torch's exporter needs it)
@@ -86,8 +92,6 @@ def export(sentence_transformer, model_path: str, cache_dir: Path) -> Path | Non
     axes = {0: "batch", 1: "tokens"}
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.tmp")
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on tracing, not problems of this model
         torch.onnx.export(
@@ -112,8 +116,8 @@ class OnnxEncoder:
 
     @classmethod
     def open(cls, model_path: str, cache_dir: Path) -> OnnxEncoder | None:
-        key = export_key(model_path)
-        if key is None or not (cache_dir / f"{key}.onnx").exists() or not mean_pooling_model(model_path):
+        target = export_path(model_path, cache_dir)
+        if target is None or not target.exists():
             return None
         try:
             import onnxruntime
@@ -128,7 +132,7 @@ class OnnxEncoder:
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3
             session = onnxruntime.InferenceSession(
-                str(cache_dir / f"{key}.onnx"), options, providers=["CPUExecutionProvider"]
+                str(target), options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # a damaged export must not stop answering: sentence-transformers takes over
             log.warning("cannot use the ONNX export of %s (%s); using sentence-transformers", model_path, exc)

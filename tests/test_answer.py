@@ -86,39 +86,36 @@ def test_a_citation_shared_by_several_chunks_holds_every_quoted_passage(assistan
     assert first.chunk.text in citations[0].passage and second.chunk.text in citations[0].passage
 
 
-def test_sentences_with_the_questions_own_words_win_and_dangling_ones_lose(embedder):
+def best_quote(embedder, text: str, question: str):
+    """The one sentence the extractive answerer quotes from a single chunk holding `text`."""
     from app.extractive import ExtractiveAnswerer
     from core.documents import Chunk
     from index.retriever import ScoredChunk
 
+    chunk = Chunk("c1", "corpus/x.md", "Throttling", ["Throttling"], "https://x#y", text, text, ["reliability"], [], "h")
+    answerer = ExtractiveAnswerer(embedder, max_sentences=1, min_sentence_score=0.0)
+    return answerer.select(embedder.encode([question])[0], [ScoredChunk(chunk, 0.6, 1.0, 0)], question=question)[0]
+
+
+def test_sentences_with_the_questions_own_words_win_and_dangling_ones_lose(embedder):
     # Alone, the model ranks the first sentence higher (0.47 against 0.40 to the question).
     text = (
         "This keeps the experience smooth for Azure OpenAI callers during surges. "
         "Honour the retry-after-ms header of a 429 response before retrying."
     )
-    chunk = Chunk("c1", "corpus/x.md", "Throttling", ["Throttling"], "https://x#y", text, text, ["reliability"], [], "h")
-    answerer = ExtractiveAnswerer(embedder, max_sentences=1, min_sentence_score=0.0)
-    question = "how to handle 429 errors from azure openai"
-    quotes = answerer.select(embedder.encode([question])[0], [ScoredChunk(chunk, 0.6, 1.0, 0)], question=question)
-    assert quotes[0].sentence.startswith("Honour the retry-after-ms header")
+    quote = best_quote(embedder, text, "how to handle 429 errors from azure openai")
+    assert quote.sentence.startswith("Honour the retry-after-ms header")
 
 
 def test_a_sentence_that_points_back_is_quoted_with_the_sentence_before_it(embedder):
-    from app.extractive import ExtractiveAnswerer
-    from core.documents import Chunk
-    from index.retriever import ScoredChunk
-
     text = (
         "Throttle batch callers at a lower token rate than interactive callers. "
         "This keeps chat responsive during surges of Azure OpenAI traffic without hard 429s. "
         "Unrelated: store diagnostic logs for ninety days."
     )
-    chunk = Chunk("c1", "corpus/x.md", "Throttling", ["Throttling"], "https://x#y", text, text, ["reliability"], [], "h")
-    answerer = ExtractiveAnswerer(embedder, max_sentences=1, min_sentence_score=0.0)
-    question = "How do I keep chat responsive during surges of Azure OpenAI traffic?"
-    quotes = answerer.select(embedder.encode([question])[0], [ScoredChunk(chunk, 0.6, 1.0, 0)], question=question)
-    assert quotes[0].sentence == (
+    quote = best_quote(embedder, text, "How do I keep chat responsive during surges of Azure OpenAI traffic?")
+    assert quote.sentence == (
         "Throttle batch callers at a lower token rate than interactive callers. "
         "This keeps chat responsive during surges of Azure OpenAI traffic without hard 429s."
     )
-    assert quotes[0].sentence in chunk.text  # still a verbatim quote of the guidance
+    assert quote.sentence in text  # still a verbatim quote of the guidance
