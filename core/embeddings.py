@@ -59,8 +59,22 @@ class SentenceEmbedder(Embeddings):
 
     @property
     def _use_onnx(self) -> bool:
-        # A process that has loaded the torch model (ingest) keeps using it; one that has not starts without torch.
-        return not self.loaded and self.onnx is not None
+        # The export gives the same vectors (cosine 1.0000) faster: 1.6x on the official docs' chunks and sentences
+        # here, so ingest encodes with it too once it exists; a process that only encodes never loads torch.
+        return self.onnx is not None
+
+    def export_onnx(self, cache_dir: Path | None = None) -> Path | None:
+        """Exports the loaded model for processes that should start without torch (core/onnx_encoder.py); when the
+        export lands in this embedder's own folder, its later encodes use it. None when the model cannot be exported."""
+        from core.onnx_encoder import export
+
+        folder = cache_dir or self.encoder_cache_dir
+        if folder is None or self.runtime == "torch":
+            return None
+        path = export(self.model, resolve_model_path(self.model_name), folder)
+        if path is not None and folder == self.encoder_cache_dir:
+            self.__dict__.pop("onnx", None)  # re-read: a None cached before the export existed is stale
+        return path
 
     @cached_property
     def model(self):

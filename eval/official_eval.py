@@ -58,7 +58,7 @@ def official_metrics(settings: Settings, docs: Path | None, splits=("dev", "test
     scoped = official_settings(settings, docs)
     ingested = run_ingest(scoped, paths=[docs], show_progress=show_progress)
     assistant = Assistant.open(scoped)
-    naive = naive_baseline(assistant, [docs])
+    naive = naive_baseline(assistant.index.embedder, [docs])
     result: dict = {"docs": str(docs), "chunks": assistant.index.manifest.get("chunk_count"), "ingest": ingested.lines()[-1]}
     for split in splits:
         questions = load_golden(BLIND / f"questions-{split}.jsonl")

@@ -112,7 +112,7 @@ def ablation(assistant: Assistant, questions: list[GoldenQuestion], corpus_paths
         # A copy of the assistant's own retriever (FAISS or Azure AI Search), in one mode.
         retriever = assistant.retriever.model_copy(update={"mode": mode, "top_k": RETRIEVAL_DEPTH})
         table[mode] = score_urls([[h.chunk.url for h in retriever.search(q.question)] for q in answerable], answerable)
-    naive = naive_baseline(assistant, corpus_paths)
+    naive = naive_baseline(assistant.index.embedder, corpus_paths)
     table["naive-langchain"] = score_urls(
         [[d.metadata["url"] for d in naive.similarity_search(q.question, k=RETRIEVAL_DEPTH)] for q in answerable],
         answerable,
@@ -127,7 +127,7 @@ def score_urls(url_lists: list[list[str]], questions: list[GoldenQuestion]) -> d
     }
 
 
-def naive_baseline(assistant: Assistant, corpus_paths: list[Path]):
+def naive_baseline(embeddings, corpus_paths: list[Path]):
     """What a first RAG tutorial builds: whole files split 1000/200 characters, dense top-k, nothing else."""
     from langchain_community.vectorstores import FAISS
     from langchain_community.vectorstores.utils import DistanceStrategy
@@ -144,5 +144,5 @@ def naive_baseline(assistant: Assistant, corpus_paths: list[Path]):
                 texts.append(piece)
                 metadatas.append({"url": str(meta.get("source_url") or official_page_url(source) or source.path.as_uri())})
     return FAISS.from_texts(
-        texts, assistant.index.embedder, metadatas=metadatas, distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT
+        texts, embeddings, metadatas=metadatas, distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT
     )

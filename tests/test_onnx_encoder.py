@@ -94,3 +94,21 @@ def test_ingest_exports_the_model_and_a_cold_ask_answers_without_importing_torch
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     assert facts == {"torch": False, "sentence_transformers": False, "citations": facts["citations"]}
     assert facts["citations"] >= 1
+
+
+def test_ingest_encodes_with_the_export_it_writes_and_stores_the_vectors_torch_would(tmp_path, embedder):
+    from core.text import split_sentences
+    from index.faiss.store import load_index
+
+    settings = make_settings(tmp_path / "index", embedding_runtime="auto", encoder_cache_dir=tmp_path / "encoders")
+    fresh = SentenceEmbedder.from_settings(settings)
+    fresh.encode(["loads torch first: no export exists yet"])
+    assert fresh.onnx is None
+    run_ingest(settings, paths=[FIXTURE_CORPUS], embedder=fresh, show_progress=False)
+    assert fresh.onnx is not None  # the export written by this run encoded its chunks
+
+    stored = load_index(settings.index_dir)
+    texts = [c.embed_text for c in stored.chunks]
+    assert (stored.vectors_array() * embedder.encode(texts)).sum(axis=1).min() > 0.9999
+    sentences = [s for c in stored.chunks for s in split_sentences(c.text)]
+    assert (stored.sentences.vectors * embedder.encode(sentences)).sum(axis=1).min() > 0.9999
