@@ -55,13 +55,16 @@ KINDS = [
             r"policy definition|dockerfile|script)\s+(?:that|which|to|for)\b",
             r"\b(?:bicep|terraform|pulumi|arm) (?:template|module|code|file)s? (?:for|that|to)\b",
             r"\b(?:sample|example|working) (?:code|template|script|query|yaml)\b",
-            r"^\W*(?:an? |the |some )?(?:[\w.#-]+ ){0,2}(?:bicep|terraform|arm|pulumi|powershell|bash|python|kql|"
+            # a noun phrase that opens the message ("python script to ..."), not a question about one ("are Python
+            # SDK retries enough for ...")
+            r"^\W*(?!(?:are|is|do|does|should|can|could|would|will|how|what|why|when|which|where)\b)"
+            r"(?:an? |the |some )?(?:[\w.#-]+ ){0,2}(?:bicep|terraform|arm|pulumi|powershell|bash|python|kql|"
             r"t-?sql|helm|yaml|dockerfile|regex|script|snippet|code)\b[^.?!]{0,25}\b(?:for|to|that)\b",
         ),
         "I don't write code, templates or queries; I answer from Well-Architected guidance. For samples, see the "
         "Azure SDK documentation, Azure Quickstart Templates and Azure Verified Modules.",
         unless=_pattern(
-            r"\b(?:as a practice|practices?|should we|when to|whether to|trade-?offs?|versus|vs\.?)\b",
+            r"\b(?:as a practice|practices?|should (?:we|our|the|i)|when to|whether to|trade-?offs?|versus|vs\.?)\b",
             r"\bis it (?:ok|okay|fine|safe|wise|acceptable|a good idea)\b",
         ),
     ),
@@ -116,6 +119,8 @@ KINDS = [
         unless=_pattern(
             r"\b(?:migrat\w*|mov\w*|port\w*|switch\w*)\b[^.?!]{0,50}\b(?:to|into|onto) azure\b",
             r"\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b",
+            r"\b(?:leav\w*|moving off|coming from)\b[^.?!]{0,30}\b(?:aws|amazon|sagemaker|gcp|google|vertex)\b",
+            r"\bshould (?:we|i)\b[^.?!]{0,40}\b(?:second|another|multi-?|other) ?clouds?\b",
             r"\bhow should we (?:govern|design|handle|secure|manage)\b",
             r"\bwhat should (?:a|an|the|our|we)\b|\bshould (?:the|our) (?:orchestrator|gateway|app|design)\b",
         ),

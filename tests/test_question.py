@@ -144,12 +144,34 @@ def test_the_request_model_leaves_design_questions_alone(question, request_model
     assert decide_scope(question, embedder.encode([question])[0], request_model) is None
 
 
-def test_the_assistant_uses_the_request_model_only_when_asked(corpus_index, embedder):
+def test_the_assistant_uses_the_request_model_unless_turned_off(corpus_index, embedder):
     from app.assistant import Assistant
 
     request = "I'd love a ready-made Helm values file for running vLLM on our AKS GPU pool."
-    off = Assistant.open(corpus_index, embedder)
-    on = Assistant.open(corpus_index.model_copy(update={"scope_classifier": True}), embedder)
+    off = Assistant.open(corpus_index.model_copy(update={"scope_classifier": False}), embedder)
+    on = Assistant.open(corpus_index, embedder)
     assert off.request_model is None and on.request_model is not None
     answer = on.ask(request)
     assert answer.refused and answer.text.startswith("This reads as a request for something I don't do")
+
+
+@pytest.mark.parametrize("name", ["scope-dev3.jsonl", "scope-dev4.jsonl", "scope-dev5.jsonl"])
+def test_patterns_and_request_model_answer_every_guidance_question_of_the_later_dev_sets(name, request_model, embedder):
+    """Guidance questions that mention Terraform, prices, AWS or SDKs in passing are answered; most requests to
+    decline are declined (the model was fit on these dev sets; held out, dev5 went 0.68 -> 0.86 on the scope
+    decision alone). The test split is not read here."""
+    import json
+    from pathlib import Path
+
+    from app.question import load_glossary, understand
+    from app.scope import decide_scope
+    from core.settings import Settings
+
+    glossary = load_glossary(Settings(_env_file=None).glossary_path)
+    rows = [json.loads(line) for line in (Path(__file__).parent.parent / "eval/blind" / name).read_text().splitlines()]
+    vectors = embedder.encode([understand(r["question"], glossary).expanded for r in rows])
+    declined = [decide_scope(r["question"], v, request_model) is not None for r, v in zip(rows, vectors)]
+    wrongly_declined = [r["question"] for r, d in zip(rows, declined) if d and r["answerable"]]
+    to_decline = [d for r, d in zip(rows, declined) if not r["answerable"]]
+    assert not wrongly_declined
+    assert sum(to_decline) / len(to_decline) >= 0.75  # 0.78-0.9 on these sets; the rest fall to the relevance check
