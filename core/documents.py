@@ -7,7 +7,8 @@ import numpy as np
 
 # Bump when loading or splitting changes the chunks or citations of unchanged files: indexes made by an older
 # version are rebuilt instead of reused. 2: tab headings and repeated headings cite the nearest unique heading.
-CHUNKING_VERSION = 2
+# 3: navigation sections ("Next steps", "Related links") are not indexed.
+CHUNKING_VERSION = 3
 OFFICIAL_DOCS_FOLDER = "well-architected"  # the docs tree of MicrosoftDocs/well-architected, and its source keys' root
 OFFICIAL_DOCS_LICENSE = "CC BY 4.0"
 OFFICIAL_DOCS_ATTRIBUTION = (

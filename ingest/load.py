@@ -13,7 +13,7 @@ import yaml
 from core.documents import LoadedDocument, Section
 from core.markdown import docx_markdown, first_h1, heading_titles, split_headings
 from core.slug import LEARN_BASE, anchor_slug, learn_url
-from ingest.docfx import clean_docfx, tab_titles
+from ingest.docfx import clean_docfx, is_navigation, tab_titles
 
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".pdf", ".docx"}
 SKIPPED_NAMES = {"readme.md", "toc.md", "license.md", "thirdpartynotices.md"}
@@ -102,6 +102,7 @@ def _load_markdown(source: SourceFile, digest: str) -> LoadedDocument:
     sections = [
         Section(heading_path=path, text=text, url=_section_url(page_url, path, cite_by_heading, unanchored))
         for path, text in split_headings(body, title)
+        if not is_navigation(path)
     ]
     return LoadedDocument(
         source_key=source.key,

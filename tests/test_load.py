@@ -124,3 +124,11 @@ def test_docx_headings_become_sections(tmp_path):
     assert loaded.title == "Our AI guidance"
     assert loaded.sections[0].heading_path == ("Our AI guidance", "Network isolation")
     assert "private endpoint" in loaded.sections[0].text
+
+
+def test_navigation_sections_are_not_indexed(docfx_page):
+    """"Next steps" and "Related links" only point to other pages: nothing to quote, noise in retrieval."""
+    headings = {heading for section in docfx_page.sections for heading in section.heading_path}
+    assert "Next steps" not in headings and "Related links" not in headings
+    assert "Sample identity guidance" not in all_text(docfx_page)
+    assert docfx_page.sections[-1].heading_path[-1] == "Security"
