@@ -77,8 +77,8 @@ def render_markdown(report: dict) -> str:
                 f"{name} ({d['quality']}) {d['score']}" for name, d in blind["designs"].items()
             )]
     if report.get("blind_questions"):
-        names = ("page_hit@5", "page_mrr@10", "section_hit@5", "answered", "declined", "must_mention",
-                 "opens_about_a_page")
+        names = ("page_hit@5", "page_mrr@10", "section_hit@5", "section_within_hit@5", "answered", "declined",
+                 "must_mention", "opens_about_a_page")
         for split, result in report["blind_questions"].items():
             tuned = "tuned on" if split == "dev" else "never tuned on"
             parts += ["", f"## Blind questions, {split} split ({tuned}; index of corpus/)", ""]
@@ -89,7 +89,7 @@ def render_markdown(report: dict) -> str:
     if "skipped" in official:
         parts += ["", "## Blind questions over the official docs", "", f"Skipped: {official['skipped']}."]
     elif official:
-        names = ("page_hit@5", "page_mrr@10", "section_hit@5")
+        names = ("page_hit@5", "page_mrr@10", "section_hit@5", "section_within_hit@5")
         parts += ["", "## Blind questions over the official docs", "",
                   f"Index of {official['docs']} ({official['chunks']} chunks) beside a naive langchain RAG over the"
                   " same files (1000/200 character splitter, the same model, FAISS top-k, page URLs only).", ""]
@@ -99,7 +99,7 @@ def render_markdown(report: dict) -> str:
                 result = official[split]
                 rows.append([f"{split}: this assistant", *[result["overall"].get(k, "") for k in names],
                              result["overall"].get("answered", ""), result["overall"].get("declined", "")])
-                rows.append([f"{split}: naive", *[result["naive"][k] for k in names], "", ""])
+                rows.append([f"{split}: naive", *[result["naive"].get(k, "") for k in names], "", ""])
         parts.append(_table(["split / system", *names, "answered", "declined"], rows))
     worst = sorted(
         (q for q in report["questions"] if q["answerable"]),
