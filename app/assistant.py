@@ -134,7 +134,7 @@ class Assistant:
             retrieval.set_attribute("waf.hits", len(turn.hits))
             retrieval.set_attribute("waf.best_score", round(float(turn.best), 4))
         threshold = self.settings.relevance_threshold
-        outside = decide_scope(question, turn.query_vector, self.request_model)
+        outside = decide_scope(question, turn.request_vector, self.request_model)
         if outside is not None or turn.best < threshold:
             topics = _nearby_topics(turn.hits, threshold)
             text = _with_topics(outside.message, topics) if outside is not None else _decline_text(topics)
@@ -149,7 +149,10 @@ class Assistant:
         understood = understand(turn.standalone, load_glossary(self.settings.glossary_path))
         turn.expanded = understood.expanded
         texts = [understood.expanded, *understood.parts] if len(understood.parts) > 1 else [understood.expanded]
-        vectors = self.index.embedder.encode(texts)
+        framed = understood.request != understood.expanded
+        vectors = self.index.embedder.encode(texts + [understood.request] if framed else texts)
+        turn.request_vector = vectors[-1] if framed else vectors[0]
+        vectors = vectors[:len(texts)]
         turn.query_vector, turn.part_vectors = vectors[0], list(vectors[1:]) or [vectors[0]]
         if len(understood.parts) == 1:
             turn.hits = self.retriever.search(understood.expanded, pillar=pillar_key, query_vector=turn.query_vector)
@@ -205,6 +208,7 @@ class _Turn:
     pillar_key: str | None
     started: float
     query_vector: Any = None
+    request_vector: Any = None  # the whole message as asked (the framework's name kept): for the scope decision
     part_vectors: list = field(default_factory=list)  # one per ask of a multi-part question
     expanded: str = ""  # the question with its abbreviations spelled out
     hits: list[ScoredChunk] = field(default_factory=list)

@@ -1,4 +1,5 @@
-"""Understanding the question before retrieval: abbreviations spelled out, and several asks split into parts.
+"""Understanding the question before retrieval: abbreviations spelled out, several asks split into parts, and
+mentions of the framework's own name left out when they only frame the ask.
 
 Architects type "AOAI PTU vs PAYG?" and "we run GPT-4o in one region. how do we survive an outage, and what
 does a second region cost?". Abbreviations from the glossary (corpus/glossary/abbreviations.yaml, our words)
@@ -16,21 +17,32 @@ import yaml
 
 _CASE_SENSITIVE_UP_TO = 2  # "DR", "HA", "PE", "MI": only in capitals; longer ones ("aoai", "ptu") in any case
 _ASK = r"(?:how|what|which|when|where|why|should|do|does|can|is|are)\b"
-# Breaks between asks: after a question mark; before "also"/"plus"; a dash or ", and" that opens a new question
-# ("load test the endpoint - what metrics matter and how do we simulate 429s?").
+# Breaks between asks: after a question mark; "also"/"plus" opening a clause (", also should we ...", not "the SPA
+# also queries ..."); a dash or ", and" that opens a new question ("load test the endpoint - what metrics matter
+# and how do we simulate 429s?").
 _PART_BREAK = re.compile(
-    r"(?<=[?])\s+|(?:^|\s)(?:also|and also|plus)[,:]?\s+(?=\w)"
+    r"(?<=[?])\s+|(?:^|(?<=[,;:.])\s+)(?:also|and also|plus)[,:]?\s+(?=\w)"
     rf"|\s+[-\u2013\u2014]+\s+(?={_ASK})|,?\s+and\s+(?=(?:how|what|which|when|where|why|should)\b)",
     re.IGNORECASE,
 )
 _MIN_PART_WORDS = 4
+# "Is this aligned with WAF for AI workloads?", "what does the Well-Architected Framework say about ...": the
+# framework's name frames the ask without being its subject; left in (and spelled out), it retrieves the
+# framework's own definition instead of the guidance asked for. Kept when the question is about the framework.
+_FRAMING = re.compile(
+    r"\b(?:(?:the|azure|microsoft)\s+)*(?:well[- ]architected(?:\s+framework)?|waf)(?:'s)?"
+    r"(?:\s+(?:for|on)\s+ai\s+workloads?)?\b",
+    re.IGNORECASE,
+)
+_MIN_CONTENT_WORDS = 5
 
 
 @dataclass(frozen=True)
 class Question:
     text: str  # as asked
-    expanded: str  # abbreviations spelled out: what retrieval searches for
+    expanded: str  # abbreviations spelled out, the framework's name left out: what retrieval searches for
     parts: tuple[str, ...]  # the expanded question split into its asks (one part when it asks one thing)
+    request: str  # abbreviations spelled out, nothing left out: what the scope decision reads
 
 
 @lru_cache(maxsize=4)
@@ -86,6 +98,14 @@ def split_parts(text: str) -> tuple[str, ...]:
     return tuple(parts) or (text,)
 
 
+def without_framing(text: str) -> str:
+    """The question without mentions of the framework's name, unless little else is left ("What is the WAF?")."""
+    stripped = re.sub(r"[ \t]{2,}", " ", _FRAMING.sub(" ", text)).strip()
+    return stripped if len(re.findall(r"[A-Za-z]{3,}", stripped)) >= _MIN_CONTENT_WORDS else text
+
+
 def understand(text: str, glossary: dict[str, str]) -> Question:
-    expanded = expand(text, glossary)
-    return Question(text, expanded, split_parts(expanded))
+    request = expand(text, glossary)
+    unframed = without_framing(text)
+    expanded = request if unframed == text else expand(unframed, glossary)
+    return Question(text, expanded, split_parts(expanded), request)

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = SentenceEmbedder.from_settings(settings)
 
     def features(rows):
-        return embedder.encode([understand(q, glossary).expanded for q, _ in rows])
+        return embedder.encode([understand(q, glossary).request for q, _ in rows])
 
     train_paths = [p for p in DEV_SETS if p.name != args.hold_out]
     rows = load_rows(train_paths) + synthetic_guidance_questions(PROJECT_ROOT / "corpus")
