@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     embedding_device: str = Field("cpu", description="torch device")
     embedding_runtime: Literal["auto", "torch"] = Field(
         "auto",
-        description="`auto`: a process that only encodes (ask, serve, review) uses the model's ONNX export when ingest"
-        " has made one (same vectors; a cold `ask` starts without torch); `torch`: always sentence-transformers",
+        description="`auto`: encode with the model's ONNX export, which ingest makes before it encodes (same vectors,"
+        " faster here; ask, serve and review then start without torch); `torch`: always sentence-transformers",
     )
     encoder_cache_dir: Path = Field(
         PROJECT_ROOT / ".cache" / "encoders", description="where ingest writes the embedding model's ONNX export"
