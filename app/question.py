@@ -17,11 +17,10 @@ import yaml
 
 _CASE_SENSITIVE_UP_TO = 2  # "DR", "HA", "PE", "MI": only in capitals; longer ones ("aoai", "ptu") in any case
 _ASK = r"(?:how|what|which|when|where|why|should|do|does|can|is|are)\b"
-# Breaks between asks: after a question mark; "also"/"plus" opening a clause (", also should we ...", not "the SPA
-# also queries ..."); a dash or ", and" that opens a new question ("load test the endpoint - what metrics matter
-# and how do we simulate 429s?").
+# Breaks between asks: after a question mark; before "also"/"plus"; a dash or ", and" that opens a new question
+# ("load test the endpoint - what metrics matter and how do we simulate 429s?").
 _PART_BREAK = re.compile(
-    r"(?<=[?])\s+|(?:^|(?<=[,;:.])\s+)(?:also|and also|plus)[,:]?\s+(?=\w)"
+    r"(?<=[?])\s+|(?:^|\s)(?:also|and also|plus)[,:]?\s+(?=\w)"
     rf"|\s+[-\u2013\u2014]+\s+(?={_ASK})|,?\s+and\s+(?=(?:how|what|which|when|where|why|should)\b)",
     re.IGNORECASE,
 )

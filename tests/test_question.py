@@ -177,11 +177,6 @@ def test_patterns_and_request_model_answer_every_guidance_question_of_the_later_
     assert sum(to_decline) / len(to_decline) >= 0.75  # 0.78-0.9 on these sets; the rest fall to the relevance check
 
 
-def test_also_inside_a_sentence_does_not_split_it():
-    pasted = "The SPA calls Azure OpenAI directly. To build the prompt, the SPA also queries the index with a key."
-    assert split_parts(pasted) == (pasted,)
-
-
 def test_the_frameworks_name_frames_the_ask_but_is_not_searched_for():
     glossary = {"WAF": "Well-Architected Framework", "AKS": "Azure Kubernetes Service"}
     asked = "Does WAF have an opinion on how our shared AKS cluster should keep other pods off the GPU nodes?"
