@@ -243,8 +243,13 @@ def _citations(quotes: list[Quote]) -> list[Citation]:
 
 
 def _nearby_topics(hits: list[ScoredChunk], threshold: float) -> list[str]:
+    """Up to three topics near the question, one per document: two sections of one page read as the same topic."""
     floor = threshold * 0.7
-    return list(dict.fromkeys(h.chunk.section_label for h in hits if (h.dense_score or 0) >= floor))[:3]
+    by_document: dict[str, str] = {}
+    for hit in hits:
+        if (hit.dense_score or 0) >= floor:
+            by_document.setdefault(hit.chunk.title, hit.chunk.section_label)
+    return list(by_document.values())[:3]
 
 
 def _decline_text(topics: list[str]) -> str:

@@ -187,3 +187,18 @@ def test_the_frameworks_name_frames_the_ask_but_is_not_searched_for():
         "Kubernetes Service) cluster should keep other pods off the GPU nodes?"  # the scope decision reads it all
     about_the_framework = understand("How does the Well-Architected Framework define an AI workload?", glossary)
     assert about_the_framework.expanded == about_the_framework.request == about_the_framework.text
+
+
+def test_nearby_topics_name_each_document_once(tmp_path, embedder):
+    """A decline lists a page once, not its two nearest sections as two topics."""
+    from app.assistant import Assistant
+    from ingest.pipeline import run_ingest
+    from tests.conftest import FIXTURE_DOCFX, make_settings
+
+    settings = make_settings(tmp_path / "index").model_copy(update={"corpus_paths": [FIXTURE_DOCFX]})
+    run_ingest(settings, paths=[FIXTURE_DOCFX], embedder=embedder, show_progress=False)
+    answer = Assistant.open(settings, embedder).ask(
+        "Write me a Bicep template for the inference endpoint with GPU quotas and a cache for repeated prompts")
+    assert answer.refused and answer.suggestions
+    titles = [topic.split(" > ")[0] for topic in answer.suggestions]
+    assert len(titles) == len(set(titles)), answer.suggestions
