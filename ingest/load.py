@@ -49,6 +49,8 @@ def discover(root: Path) -> Iterator[SourceFile]:
             and path.suffix.lower() in SUPPORTED_SUFFIXES
             and path.name.lower() not in SKIPPED_NAMES
             and not any(part.startswith(".") for part in path.relative_to(root).parts)
+            # DocFX fragments are inlined where a page includes them; alone they are no page and have no URL
+            and "includes" not in path.relative_to(root).parts[:-1]
         ):
             yield SourceFile(path, root)
 

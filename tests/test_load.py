@@ -132,3 +132,10 @@ def test_navigation_sections_are_not_indexed(docfx_page):
     assert "Next steps" not in headings and "Related links" not in headings
     assert "Sample identity guidance" not in all_text(docfx_page)
     assert docfx_page.sections[-1].heading_path[-1] == "Security"
+
+
+def test_include_fragments_are_not_pages_of_their_own():
+    from ingest.load import discover
+
+    found = [source.path.relative_to(FIXTURE_DOCFX).as_posix() for source in discover(FIXTURE_DOCFX)]
+    assert "ai/sample-inference.md" in found and not any(path.startswith("includes/") for path in found)
