@@ -285,6 +285,21 @@ def test_a_negated_mention_does_not_make_a_workload_generative(real_reviewer):
     assert findings["SEC-07"].status == "not-applicable"  # prompt injection: a generative item
 
 
+def test_an_unchecked_task_box_is_an_open_item_not_coverage(real_reviewer):
+    """Pull requests and wikis list decisions as task boxes: "- [ ]" is what the team has not done yet."""
+    text = (
+        "# Field assistant v1\n\nTechnicians ask GPT-4o questions on a tablet; answers are grounded in an Azure AI "
+        "Search index of the service manuals (RAG).\n\n## Decisions\n\n"
+        "- [x] Every answer cites the manual section it came from.\n"
+        "- [ ] Security trimming in the search index, so restricted bulletins only reach certified technicians.\n"
+        "- [ ] Thumbs up/down on each answer, fed back into the evaluation set.\n"
+    )
+    _, findings = review_text(real_reviewer, text)
+    assert findings["SEC-08"].status != "addressed" and findings["RAI-05"].status != "addressed"
+    _, done = review_text(real_reviewer, text.replace("- [ ]", "- [x]"))
+    assert done["RAI-05"].status == "addressed"  # the same line, ticked
+
+
 def test_every_finding_says_why_with_a_confidence(real_reviewer):
     report, findings = review_text(real_reviewer, (
         "# Support copilot\n\n## Security\n\nEvery service-to-service call uses a managed identity; no API keys are "
