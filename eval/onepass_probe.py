@@ -1,18 +1,24 @@
 """Probe (not a test): could sentence vectors come from the chunk's own forward pass?
 
     python -m eval.onepass_probe [--chunks 300]
+    python -m eval.onepass_probe --write-index DIR   # the default index with pooled sentence vectors, to evaluate:
+    WAF_INDEX_DIR=DIR python -m eval.question_eval --split dev
 
 Ingest embeds each chunk, then each of its sentences again for the extractive answerer. One pass would
 mean-pool each sentence's span of the chunk's token embeddings instead. This measures, on the default
 index's first chunks: how many sentences can be found as a token span of their chunk (markup and truncation
 lose the rest, which would still need their own pass), how close the pooled vector is to the sentence's own
-embedding, and the time of the two passes.
+embedding, and the time of the two passes. With --write-index, it copies the whole default index and replaces the
+vector of every sentence found as a span by its pooled vector (the others keep their own), so the answers can be
+measured end to end.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +26,7 @@ from core.embeddings import SentenceEmbedder
 from core.offline import apply_offline_defaults
 from core.settings import get_settings
 from core.text import split_sentences
-from index.faiss.store import load_index
+from index.faiss.store import current_version_dir, load_index
 
 
 def span(haystack: list[int], needle: list[int]) -> int:
@@ -34,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     apply_offline_defaults()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=300)
+    parser.add_argument("--write-index", type=Path, help="copy the default index here with pooled sentence vectors")
     args = parser.parse_args(argv)
     settings = get_settings()
+    if args.write_index:
+        return write_pooled_index(settings, args.write_index)
     chunks = load_index(settings.index_dir).chunks[: args.chunks]
     embedder = SentenceEmbedder(settings.embedding_model, runtime="torch")
     model, tokenizer = embedder.model, embedder.model.tokenizer
@@ -71,6 +80,31 @@ def main(argv: list[str] | None = None) -> int:
         "chunk_pass_seconds": round(chunk_seconds, 2),
         "sentence_pass_seconds_for_found": round(sentence_seconds, 2),
     }, indent=2))
+    return 0
+
+
+def write_pooled_index(settings, target: Path) -> int:
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(settings.index_dir, target)
+    stored = load_index(target)
+    model = SentenceEmbedder(settings.embedding_model, runtime="torch").model
+    tokenizer = model.tokenizer
+    outputs = model.encode([c.embed_text for c in stored.chunks], output_value=None, batch_size=32)
+    vectors, row, pooled = stored.sentences.vectors.copy(), 0, 0
+    for chunk, output in zip(stored.chunks, outputs):
+        ids = tokenizer(chunk.embed_text, truncation=True, max_length=model.max_seq_length)["input_ids"]
+        for sentence in split_sentences(chunk.text):
+            wanted = tokenizer(sentence, add_special_tokens=False)["input_ids"]
+            if wanted and tokenizer.convert_ids_to_tokens(wanted[-1]) == ".":
+                wanted = wanted[:-1]
+            start = span(ids, wanted) if wanted else -1
+            if start >= 0:
+                vector = output["token_embeddings"][start:start + len(wanted)].mean(0)
+                vectors[row] = (vector / vector.norm()).numpy()
+                pooled += 1
+            row += 1
+    np.save(current_version_dir(target) / "sentence_vectors.npy", vectors.astype(np.float32))
+    print(f"{target}: {pooled} of {row} sentence vectors pooled from their chunk's pass")
     return 0
 
 
