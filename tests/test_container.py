@@ -62,6 +62,7 @@ def image() -> str:
     except subprocess.CalledProcessError as exc:
         pytest.fail(f"podman build failed (exit {exc.returncode}; {harness.BUILD_DIR / 'build.log'}):\n{exc.stderr}")
     _timed("build_seconds", started)
+    harness.prune_superseded_images()
     TIMINGS["image_bytes"] = harness.image_size()
     TIMINGS["build_log"] = str(log)
     TIMINGS["index_seed"] = str(seed or "")
