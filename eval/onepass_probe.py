@@ -18,6 +18,7 @@ import argparse
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,23 @@ def span(haystack: list[int], needle: list[int]) -> int:
     return -1
 
 
+def pooled_sentences(model, chunk, output) -> Iterator[tuple[str, np.ndarray | None]]:
+    """Each sentence of the chunk with its vector mean-pooled from the chunk's token embeddings (`output` of
+    model.encode(output_value=None)), or None when it is not a token span of the chunk (markup, truncation)."""
+    tokenizer = model.tokenizer
+    ids = tokenizer(chunk.embed_text, truncation=True, max_length=model.max_seq_length)["input_ids"]
+    for sentence in split_sentences(chunk.text):
+        wanted = tokenizer(sentence, add_special_tokens=False)["input_ids"]
+        if wanted and tokenizer.convert_ids_to_tokens(wanted[-1]) == ".":
+            wanted = wanted[:-1]  # split_sentences adds a full stop the chunk may not have
+        start = span(ids, wanted) if wanted else -1
+        if start < 0:
+            yield sentence, None
+            continue
+        vector = output["token_embeddings"][start:start + len(wanted)].mean(0)
+        yield sentence, (vector / vector.norm()).numpy()
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_offline_defaults()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -47,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return write_pooled_index(settings, args.write_index)
     chunks = load_index(settings.index_dir).chunks[: args.chunks]
     embedder = SentenceEmbedder(settings.embedding_model, runtime="torch")
-    model, tokenizer = embedder.model, embedder.model.tokenizer
+    model = embedder.model
 
     started = time.perf_counter()
     outputs = model.encode([c.embed_text for c in chunks], output_value=None, batch_size=32)
@@ -55,16 +73,10 @@ def main(argv: list[str] | None = None) -> int:
 
     pooled, sentences, total = [], [], 0
     for chunk, output in zip(chunks, outputs):
-        ids = tokenizer(chunk.embed_text, truncation=True, max_length=model.max_seq_length)["input_ids"]
-        for sentence in split_sentences(chunk.text):
+        for sentence, vector in pooled_sentences(model, chunk, output):
             total += 1
-            wanted = tokenizer(sentence, add_special_tokens=False)["input_ids"]
-            if wanted and tokenizer.convert_ids_to_tokens(wanted[-1]) == ".":
-                wanted = wanted[:-1]  # split_sentences adds a full stop the chunk may not have
-            start = span(ids, wanted) if wanted else -1
-            if start >= 0:
-                vector = output["token_embeddings"][start:start + len(wanted)].mean(0)
-                pooled.append((vector / vector.norm()).numpy())
+            if vector is not None:
+                pooled.append(vector)
                 sentences.append(sentence)
 
     started = time.perf_counter()
@@ -88,19 +100,12 @@ def write_pooled_index(settings, target: Path) -> int:
     shutil.copytree(settings.index_dir, target)
     stored = load_index(target)
     model = SentenceEmbedder(settings.embedding_model, runtime="torch").model
-    tokenizer = model.tokenizer
     outputs = model.encode([c.embed_text for c in stored.chunks], output_value=None, batch_size=32)
     vectors, row, pooled = stored.sentences.vectors.copy(), 0, 0
     for chunk, output in zip(stored.chunks, outputs):
-        ids = tokenizer(chunk.embed_text, truncation=True, max_length=model.max_seq_length)["input_ids"]
-        for sentence in split_sentences(chunk.text):
-            wanted = tokenizer(sentence, add_special_tokens=False)["input_ids"]
-            if wanted and tokenizer.convert_ids_to_tokens(wanted[-1]) == ".":
-                wanted = wanted[:-1]
-            start = span(ids, wanted) if wanted else -1
-            if start >= 0:
-                vector = output["token_embeddings"][start:start + len(wanted)].mean(0)
-                vectors[row] = (vector / vector.norm()).numpy()
+        for _, vector in pooled_sentences(model, chunk, output):
+            if vector is not None:
+                vectors[row] = vector
                 pooled += 1
             row += 1
     np.save(current_version_dir(target) / "sentence_vectors.npy", vectors.astype(np.float32))
