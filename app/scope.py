@@ -1,10 +1,9 @@
 """Requests the assistant does not do, whatever guidance is nearby: writing code or templates, live prices,
 quotas, limits, release dates or service status, other clouds' products, model leaderboards, personal requests.
 
-The transparent patterns below decide (they also name the kind of request, for the reply). With
-`WAF_SCOPE_CLASSIFIER=true`, a small logistic regression over the question's embedding (`RequestModel`, fit on
-the dev question sets only by `python -m eval.fit_scope_model`) also declines phrasings no pattern foresaw; it is
-off by default because it still scores some short "How do I ...?" guidance questions near its threshold.
+The transparent patterns below decide first (they also name the kind of request, for the reply). Then a small
+logistic regression over the question's embedding (`RequestModel`, fit on the dev question sets only by
+`python -m eval.fit_scope_model`) declines phrasings no pattern foresaw; `WAF_SCOPE_CLASSIFIER=false` turns it off.
 
 A question can sit close to the guidance ("write a Polly policy that honours RetryAfter for Cosmos DB" is next to
 the retry guidance) and still ask for something guidance cannot give. Each kind has transparent patterns for the

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from eval.review_eval import BLIND
+from eval.review_eval import BLIND, review_scores
 
 STATUSES = ("addressed", "partial", "missing", "not-applicable")
 GAPS = {"missing", "partial"}
@@ -44,9 +44,24 @@ def agreement(first: dict, second: dict) -> dict[str, float]:
     }
 
 
+def as_assessor(truth: dict, judge: dict) -> dict[str, float]:
+    """One labeller scored the way the review is scored against the other's labels (eval.review_eval): the
+    figures a perfect copy of a careful human reviewer would reach, so the review targets can be read against it."""
+    keys = [key for key in judge if key in truth]
+    expected = [{"design": design, "item_id": item, "expected": truth[(design, item)], "pillar": ""} for design, item in keys]
+    predicted: dict[str, dict[str, str]] = {}
+    for design, item in keys:
+        predicted.setdefault(design, {})[item] = judge[(design, item)]
+    overall = review_scores(expected, predicted)["overall"]
+    return {name: overall[name] for name in ("status_accuracy", "missing_precision", "recall", "precision")}
+
+
 def main() -> int:
     first, second = read_labels(BLIND / "labels.jsonl"), read_labels(BLIND / "labels-second.jsonl")
-    print(json.dumps(agreement(first, second), indent=2))
+    figures = agreement(first, second)
+    figures["second_scored_against_first"] = as_assessor(first, second)
+    figures["first_scored_against_second"] = as_assessor(second, first)
+    print(json.dumps(figures, indent=2))
     return 0
 
 

@@ -1,5 +1,5 @@
 """The second-labeller agreement: what the review targets can be trusted to."""
-from eval.label_agreement import BLIND, agreement, cohen_kappa, read_labels
+from eval.label_agreement import BLIND, agreement, as_assessor, cohen_kappa, read_labels
 
 
 def test_kappa_is_one_for_identical_labels_and_zero_for_chance():
@@ -22,3 +22,13 @@ def test_the_shipped_second_labels_cover_four_whole_designs():
     figures = agreement(first, second)
     assert figures["designs"] == 4 and figures["labels"] == 4 * 70  # every second label found its first label
     assert 0.7 <= figures["agreement"] <= 0.95
+
+
+def test_a_labeller_scored_as_the_assessor_is_scored():
+    truth = {("A01", "SEC-01"): "addressed", ("A01", "SEC-02"): "partial", ("A01", "SEC-03"): "missing"}
+    assert as_assessor(truth, truth) == {"status_accuracy": 1.0, "missing_precision": 1.0, "recall": 1.0, "precision": 1.0}
+    # calls the partial item missing: every gap still raised, but one of two reported absences is really there
+    judge = {("A01", "SEC-01"): "addressed", ("A01", "SEC-02"): "missing", ("A01", "SEC-03"): "missing"}
+    figures = as_assessor(truth, judge)
+    assert figures["recall"] == 1.0 and figures["missing_precision"] == 0.5
+    assert figures["status_accuracy"] == round(2 / 3, 4)
