@@ -73,8 +73,8 @@ def render_markdown(report: dict) -> str:
             rows += [[f"style: {q}", *[v[k] for k in names]] for q, v in blind["per_style"].items()]
             rows += [[p, *[v[k] for k in names]] for p, v in blind["per_pillar"].items()]
             parts.append(_table(header, rows))
-            parts += ["", "Scores: " + ", ".join(
-                f"{name} ({d['quality']}) {d['score']}" for name, d in blind["designs"].items()
+            parts += ["", "Scores (in brackets: the score its labels give, what a perfect assessor would reach): " + ", ".join(
+                f"{name} ({d['quality']}) {d['score']} ({d.get('score_from_labels')})" for name, d in blind["designs"].items()
             )]
     if report.get("blind_questions"):
         names = ("page_hit@5", "page_mrr@10", "section_hit@5", "section_within_hit@5", "answered", "declined",

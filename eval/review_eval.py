@@ -85,10 +85,25 @@ def blind_scores(reviewer, split: str) -> dict:
             groups[designs[row["design"]][key]].append(row)
         result[f"per_{key}"] = {g: review_scores(rows, predicted)["overall"] for g, rows in sorted(groups.items())}
     result["designs"] = {
-        name: {"quality": designs[name]["quality"], "score": report.scores.overall} for name, report in reports.items()
+        name: {
+            "quality": designs[name]["quality"],
+            "score": report.scores.overall,
+            "score_from_labels": label_score([r for r in expected if r["design"] == name]),
+        }
+        for name, report in reports.items()
     }
     result["notes"] = notes
     return result
+
+
+def label_score(rows: list[dict]) -> int | None:
+    """The score the review would give a design whose every finding matched its labels: what a perfect assessor
+    reaches, so a score target can be read against it."""
+    from app.review.score import CREDIT, WEIGHT
+
+    applicable = [r for r in rows if r["expected"] in CREDIT]
+    total = sum(WEIGHT[r["severity"]] for r in applicable)
+    return round(100 * sum(WEIGHT[r["severity"]] * CREDIT[r["expected"]] for r in applicable) / total) if total else None
 
 
 def statuses(findings: dict[str, list[Finding]]) -> dict[str, dict[str, str]]:

@@ -114,6 +114,19 @@ def test_review_metrics_count_raised_findings_against_labels():
     }
 
 
+def test_the_score_from_labels_weighs_labels_as_the_review_weighs_findings():
+    from eval.review_eval import label_score
+
+    rows = [
+        {"item_id": "A", "severity": "high", "expected": "addressed"},  # 3 of 3
+        {"item_id": "B", "severity": "low", "expected": "partial"},  # 0.5 of 1
+        {"item_id": "C", "severity": "medium", "expected": "missing"},  # 0 of 2
+        {"item_id": "D", "severity": "high", "expected": "not-applicable"},  # not counted
+    ]
+    assert label_score(rows) == round(100 * 3.5 / 6)
+    assert label_score(rows[3:]) is None
+
+
 def test_a_skipped_section_is_not_gated_but_a_present_one_is():
     from eval.__main__ import check_thresholds
 
