@@ -20,6 +20,12 @@ PILLARS = ("reliability", "security", "cost-optimization", "operational-excellen
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _EXPLICIT_ANCHOR = re.compile(r'<a\s+(?:name|id)="([^"]+)"')
+# A sentence about the page instead of guidance ("This page lists ..."): an answer that quotes it says nothing.
+_ABOUT_A_PAGE = re.compile(
+    r"(?:^|[.!?:]\s+|^\s*[-*]\s+)(?:this|the following) (?:page|article|section|guide|document)s? "
+    r"(?:(?:list|cover|describe|define|compare|collect|explain|show|summari[sz]e|walk)s?|is about|are about)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 @dataclass
@@ -74,6 +80,11 @@ def page_anchors(docs_root: Path, url: str) -> set[str] | None:
     return None
 
 
+def sentences_about_a_page(body: str) -> list[str]:
+    """Sentences that describe the page rather than state guidance."""
+    return [match.group(0).strip(" .!?:-*") for match in _ABOUT_A_PAGE.finditer(body)]
+
+
 def check_corpus(corpus: Path, docs_root: Path | None) -> CheckReport:
     report = CheckReport()
     moved = moved_pages(docs_root.parent) if docs_root is not None else {}
@@ -86,6 +97,10 @@ def check_corpus(corpus: Path, docs_root: Path | None) -> CheckReport:
             report.problems.append(f"{name}: {exc}")
             continue
         report.problems += [f"{name}: {p}" for p in front_matter_problems(meta)]
+        report.problems += [
+            f'{name}: a sentence about the page, not guidance: "{about}..."'
+            for about in sentences_about_a_page(_FRONT_MATTER.sub("", path.read_text(encoding="utf-8"), count=1))
+        ]
         if docs_root is None:
             continue
         for url in cited_urls(meta):

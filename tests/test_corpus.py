@@ -10,7 +10,7 @@ import pytest
 from app.review.checklist import load_checklist
 from core.pillars import PILLARS
 from eval.golden import load_golden
-from ingest.corpus_check import front_matter_problems, read_front_matter
+from ingest.corpus_check import front_matter_problems, read_front_matter, sentences_about_a_page
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -108,3 +108,11 @@ def test_every_corpus_sentence_states_guidance_not_what_a_page_covers():
     about_a_page = re.compile(r"\bthis (?:page|section|article|guide) (?:covers|describes|explains|provides|outlines|summari[sz]es)\b", re.I)
     offenders = [str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*.md") if about_a_page.search(p.read_text(encoding="utf-8"))]
     assert not offenders, offenders
+
+
+def test_every_corpus_sentence_states_guidance_not_what_the_page_holds():
+    body = "Chunk on headings. This page lists when to rebuild the index.\n- The following sections compare two options."
+    assert sentences_about_a_page(body) == ["This page lists", "The following sections compare"]
+    assert sentences_about_a_page("Rebuild the index when the schema changes; the page size of results is 50.") == []
+    about = {f.name: found for f in CORPUS_FILES if (found := sentences_about_a_page(f.read_text(encoding="utf-8")))}
+    assert about == {}
