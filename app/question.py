@@ -4,7 +4,10 @@ mentions of the framework's own name left out when they only frame the ask.
 Architects type "AOAI PTU vs PAYG?" and "we run GPT-4o in one region. how do we survive an outage, and what
 does a second region cost?". Abbreviations from the glossary (corpus/glossary/abbreviations.yaml, our words)
 are spelled out beside themselves, so both dense and BM25 retrieval see the words the guidance uses. A
-message with several questions is split into parts, so each part retrieves and is answered on its own.
+message with several questions is split into parts, so each part retrieves and is answered on its own. In a
+message that sets a scene before it asks ("Security reviewer here. The assistant can call three tools: ... what
+controls does the guidance expect?"), the asking sentences are kept apart too: the scene dilutes the whole
+message's similarity to the guidance, the asking sentence alone does not.
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ class Question:
     expanded: str  # abbreviations spelled out, the framework's name left out: what retrieval searches for
     parts: tuple[str, ...]  # the expanded question split into its asks (one part when it asks one thing)
     request: str  # abbreviations spelled out, nothing left out: what the scope decision reads
+    asks: tuple[str, ...] = ()  # the sentences that ask, when the message also has others (scene, context)
 
 
 @lru_cache(maxsize=4)
@@ -97,6 +101,17 @@ def split_parts(text: str) -> tuple[str, ...]:
     return tuple(parts) or (text,)
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+_MIN_ASK_WORDS = 6
+
+
+def asking_sentences(text: str) -> tuple[str, ...]:
+    """The question sentences of a message that also holds sentences that do not ask; () when it is all asking."""
+    sentences = [s.strip() for s in _SENTENCE_BREAK.split(text) if s.strip()]
+    asks = tuple(s for s in sentences if s.endswith("?") and len(s.split()) >= _MIN_ASK_WORDS)
+    return asks if len(asks) < len(sentences) else ()
+
+
 def without_framing(text: str) -> str:
     """The question without mentions of the framework's name, unless little else is left ("What is the WAF?")."""
     stripped = re.sub(r"[ \t]{2,}", " ", _FRAMING.sub(" ", text)).strip()
@@ -107,4 +122,4 @@ def understand(text: str, glossary: dict[str, str]) -> Question:
     request = expand(text, glossary)
     unframed = without_framing(text)
     expanded = request if unframed == text else expand(unframed, glossary)
-    return Question(text, expanded, split_parts(expanded), request)
+    return Question(text, expanded, split_parts(expanded), request, asking_sentences(expanded))

@@ -32,6 +32,12 @@ _ARTIFACT = (
 )
 
 
+OTHER_CLOUD = (
+    "I answer for Azure with the Well-Architected Framework; for other clouds see their own architecture frameworks "
+    "and product documentation."
+)
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -59,6 +65,10 @@ KINDS = [
             r"^\W*(?!(?:are|is|do|does|should|can|could|would|will|how|what|why|when|which|where)\b)"
             r"(?:an? |the |some )?(?:[\w.#-]+ ){0,2}(?:bicep|terraform|arm|pulumi|powershell|bash|python|kql|"
             r"t-?sql|helm|yaml|dockerfile|regex|script|snippet|code)\b[^.?!]{0,25}\b(?:for|to|that)\b",
+            # the contents of a markup block ("exactly what goes between <inbound> and </inbound>"), or text to paste
+            r"\bwhat (?:goes|to put|should go|do i put|do we put) (?:between|in|inside|into)\b[^?]{0,40}<",
+            r"\b(?:drop|paste|copy) (?:it|that|this|them) (?:straight |directly )?into (?:our|my|the) "
+            r"(?:repo|repository|codebase|pipeline|template|policy)\b",
         ),
         "I don't write code, templates or queries; I answer from Well-Architected guidance. For samples, see the "
         "Azure SDK documentation, Azure Quickstart Templates and Azure Verified Modules.",
@@ -107,14 +117,26 @@ KINDS = [
             r"\b(?:how do we|how should we|should we|guidance on|what should)\b",
         ),
     ),
+    # Another cloud's own building blocks (its network, its guardrail product) asked about on that cloud: only a
+    # move to Azure exempts them, not a design question's wording ("what should the VCN layout look like?").
+    Kind(
+        "other-cloud",
+        _pattern(r"\b(?:vcn|vpc|bedrock guardrails?|sagemaker endpoints?|vertex ai endpoints?|oracle(?:'s)? cloud|oci)\b"
+                 r"[^.?!]{0,80}\b(?:settings?|layout|look like|configure|set up|mirror\w*)\b"),
+        OTHER_CLOUD,
+        unless=_pattern(
+            r"\b(?:migrat\w*|mov\w*|port\w*|switch\w*)\b[^.?!]{0,50}\b(?:to|into|onto) azure\b",
+            r"\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b",
+            r"\b(?:leav\w*|moving off|coming from)\b[^.?!]{0,30}\b(?:aws|amazon|sagemaker|gcp|google|vertex)\b",
+        ),
+    ),
     Kind(
         "other-cloud",
         _pattern(
             r"\b(?:aws|amazon|bedrock|sagemaker|gcp|google cloud|vertex ai|model garden|gemini|bigquery|"
-            r"oracle cloud|oci|aws lambda|alibaba cloud)\b"
+            r"oracle(?:'s)? cloud|oci|vcn|aws lambda|alibaba cloud)\b"
         ),
-        "I answer for Azure with the Well-Architected Framework; for other clouds see their own architecture "
-        "frameworks and product documentation.",
+        OTHER_CLOUD,
         unless=_pattern(
             r"\b(?:migrat\w*|mov\w*|port\w*|switch\w*)\b[^.?!]{0,50}\b(?:to|into|onto) azure\b",
             r"\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.conversation.followups import question_for
-from app.question import expand, split_parts, understand
+from app.question import asking_sentences, expand, load_glossary, split_parts, understand
 from app.scope import out_of_scope
 
 GLOSSARY = {"AOAI": "Azure OpenAI", "PTU": "provisioned throughput units", "PAYG": "pay-as-you-go", "DR": "disaster recovery",
@@ -53,6 +53,11 @@ def test_a_message_with_several_asks_is_split_into_parts():
     ("When will GPT-5 be generally available in Sweden Central?", "live-facts"),
     ("How do I configure guardrails for an agent in AWS Bedrock?", "other-cloud"),
     ("Which LLM tops the MMLU leaderboard this month?", "leaderboard"),
+    # a new user's phrasings (2026-12-01) that slipped past the patterns
+    ("Could you give me exactly what goes between <inbound> and </inbound> in APIM to cap each subscription at "
+     "20k tokens per minute? I'll drop it straight into our repo.", "code"),
+    ("The standby copy lives in the client's tenancy on Oracle's cloud. What should the guardrail settings and VCN "
+     "layout look like on that side?", "other-cloud"),
 ])
 def test_requests_the_assistant_does_not_do_are_recognised(question, kind):
     assert out_of_scope(question).kind == kind
@@ -202,3 +207,32 @@ def test_nearby_topics_name_each_document_once(tmp_path, embedder):
     assert answer.refused and answer.suggestions
     titles = [topic.split(" > ")[0] for topic in answer.suggestions]
     assert len(titles) == len(set(titles)), answer.suggestions
+
+
+def test_the_asking_sentences_of_a_message_that_sets_a_scene_are_kept_apart():
+    assert asking_sentences(
+        "Security reviewer here. The assistant can call three tools. What controls should be in place before go-live?"
+    ) == ("What controls should be in place before go-live?",)
+    assert asking_sentences("How do we retry on 429? And what does a second region cost us?") == ()  # all asking
+    assert asking_sentences("We run GPT-4o. PTU or PAYG?") == ()  # too short to stand alone
+
+
+def test_a_scene_before_the_question_does_not_talk_the_assistant_out_of_answering(corpus_index, embedder):
+    """The decline hangs on the best similarity to the guidance; a long scene lowers the whole message's, so the
+    asking sentence is searched on its own too, and a threshold between the two no longer declines."""
+    from app.assistant import Assistant
+
+    message = (
+        "Context from our team channel: Dana is out until Monday, the coffee machine on floor three is broken again, "
+        "and the quarterly offsite moved to the lake house. Ravi pasted the incident notes from last night's on-call. "
+        "How should our chat service retry calls to the model when it returns 429 throttling errors?"
+    )
+    assistant = Assistant.open(corpus_index, embedder)
+    understood = understand(message, load_glossary(corpus_index.glossary_path))
+    whole = max(h.dense_score or 0.0 for h in assistant.retriever.search(understood.expanded))
+    alone = assistant._best_for_asks(understood.asks, None)
+    assert understood.asks and alone > whole
+    between = corpus_index.model_copy(update={"relevance_threshold": (whole + alone) / 2})
+    answer = Assistant.open(between, embedder).ask(message)
+    assert not answer.refused and answer.citations
+    assert answer.best_score == pytest.approx(alone)
