@@ -32,7 +32,7 @@ PARTS = {
     "retrieval": (
         r"\b(rag|retrieval|retrieve[sd]?|search index\w*|ai search|cognitive search|vector\w*|embeddings?|grounding|"
         r"chunk\w*|semantic search|knowledge base|indexe[sd]|indexing|indexer)\b",
-        {"REL-05", "SEC-08", "PERF-06", "COST-09", "DATA-03"},
+        {"REL-05", "SEC-08", "PERF-06", "PERF-07", "COST-09", "DATA-03"},
     ),
     "gpus": (r"\b(gpus?|a100|h100|t4|v100|cuda|nc\d\w*|nd\d\w*|accelerators?)\b", {"COST-06"}),
     # Work that can wait (COST-11) and fan-out that can starve interactive calls (REL-08) need bulk processing.
@@ -61,7 +61,7 @@ EXCLUDED_ITEMS = {
     "agents": {"RAI-07"},
     "personal-data": {"DATA-02", "DATA-05"},
     "end-user-ui": {"REL-11", "RAI-05", "RAI-06"},
-    "retrieval": {"REL-05", "SEC-08", "PERF-06", "COST-09", "DATA-03"},
+    "retrieval": {"REL-05", "SEC-08", "PERF-06", "PERF-07", "COST-09", "DATA-03"},
 }
 _NEGATION = re.compile(
     r"\b(no|not|never|none|without|neither|nor|excluded|out of scope|only public|purely|read-only|doesn't|does not|"
@@ -97,9 +97,19 @@ class Applicability:
         return f"applies to {', '.join(item.applies_to)} workloads; detected: {detected}"
 
 
+# People called agents: a contact centre's "senior agents re-queue the case" says nothing about AI agents.
+_HUMAN_AGENTS = re.compile(
+    r"\b(?:human|senior|junior|support|service|call[- ]cent(?:re|er)|contact[- ]cent(?:re|er)|live|sales|helpdesk|"
+    r"help desk|desk|claims|field|frontline|front-line|experienced)\s+agents?\b|\bagents?\s+re-?queue\w*",
+    re.IGNORECASE,
+)
+
+
 def mentions(pattern: str, sentences: list[str]) -> int:
-    """Matches of the pattern in the sentences that are not negated."""
-    return sum(len(re.findall(pattern, s.lower())) for s in sentences if not _NEGATION.search(s))
+    """Matches of the pattern in the sentences that are not negated (people called agents left out)."""
+    return sum(
+        len(re.findall(pattern, _HUMAN_AGENTS.sub(" ", s).lower())) for s in sentences if not _NEGATION.search(s)
+    )
 
 
 def detect_kinds(sentences: list[str]) -> list[str]:
