@@ -2,9 +2,10 @@
 
     python -m eval.label_agreement
 
-`eval/blind/designs/labels-second.jsonl` holds a second helper's labels for some designs, made from the same
-checklist titles and recommendations without seeing the first labels. The agreement says how far the review
-targets can be trusted: an assessor cannot be expected to agree with the labels more than two people do.
+`eval/blind/designs/labels-second.jsonl` holds second helpers' labels for four dev designs and all eight test
+designs, made from the same checklist titles and recommendations without seeing the first labels. Per split, the
+agreement, and each labeller scored the way the review is scored against the other's labels: how far the review
+targets can be trusted, since an assessor cannot be expected to agree with the labels more than two people do.
 """
 from __future__ import annotations
 
@@ -56,12 +57,25 @@ def as_assessor(truth: dict, judge: dict) -> dict[str, float]:
     return {name: overall[name] for name in ("status_accuracy", "missing_precision", "recall", "precision")}
 
 
+def split_of_designs() -> dict[str, str]:
+    """dev or test, by design stem."""
+    rows = [json.loads(line) for line in (BLIND / "designs.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {Path(r["file"]).stem: r["split"] for r in rows}
+
+
 def main() -> int:
     first, second = read_labels(BLIND / "labels.jsonl"), read_labels(BLIND / "labels-second.jsonl")
-    figures = agreement(first, second)
-    figures["second_scored_against_first"] = as_assessor(first, second)
-    figures["first_scored_against_second"] = as_assessor(second, first)
-    print(json.dumps(figures, indent=2))
+    splits = split_of_designs()
+    result = {}
+    for split in ("dev", "test"):
+        own = {key: status for key, status in second.items() if splits[key[0]] == split}
+        if not own:
+            continue
+        figures = agreement(first, own)
+        figures["second_scored_against_first"] = as_assessor(first, own)
+        figures["first_scored_against_second"] = as_assessor(own, first)
+        result[split] = figures
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -9,7 +9,7 @@ precision = raised and expected-gap / raised; recall = raised and expected-gap /
 missing precision = predicted missing and labelled missing / predicted missing (a reported absence is real);
 status accuracy = exact status match (addressed / partial / missing / not-applicable where labelled).
 
-    python -m eval.review_eval [--assessor rule|llm] [--blind dev|test]
+    python -m eval.review_eval [--assessor rule|llm] [--blind dev|test] [--labels first|adjudicated]
 
 `--assessor llm` measures the LLM judge of WAF_LLM_BACKEND on the same labels (a live model is needed; items
 it cannot judge fall back to the rule, and the output says how many did).
@@ -34,8 +34,12 @@ def load_expected(path: Path = DESIGNS / "expected.jsonl") -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def load_blind(split: str, checklist_path: Path | None = None) -> tuple[list[dict], dict[str, dict]]:
-    """(labels with pillar and severity, design metadata by file) of one split of the blind set."""
+def load_blind(
+    split: str, checklist_path: Path | None = None, labels: str = "labels.jsonl"
+) -> tuple[list[dict], dict[str, dict]]:
+    """(labels with pillar and severity, design metadata by file) of one split of the blind set. labels: the first
+    labeller's (labels.jsonl), or, for the test split, labels-adjudicated.jsonl (where a second labeller disagreed,
+    a third decided)."""
     from app.review.checklist import load_checklist
 
     designs = {
@@ -43,7 +47,7 @@ def load_blind(split: str, checklist_path: Path | None = None) -> tuple[list[dic
     }
     items = {i.id: i for i in load_checklist(checklist_path or PROJECT_ROOT / "corpus" / "checklist" / "review-checklist.yaml")}
     rows = []
-    for line in (BLIND / "labels.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (BLIND / labels).read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         if designs[row["design"]]["split"] == split:
             item = items[row["item_id"]]
@@ -73,9 +77,9 @@ def review_reports(reviewer, expected: list[dict], designs: Path = DESIGNS) -> t
     return reports, notes
 
 
-def blind_scores(reviewer, split: str) -> dict:
+def blind_scores(reviewer, split: str, labels: str = "labels.jsonl") -> dict:
     """Every figure of the blind split: overall, per pillar, per style and quality, and each design's score."""
-    expected, designs = load_blind(split)
+    expected, designs = load_blind(split, labels=labels)
     reports, notes = review_reports(reviewer, expected, BLIND)
     predicted = {name: {f.item_id: f.status for f in report.findings} for name, report in reports.items()}
     result = review_scores(expected, predicted)
@@ -143,11 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assessor", choices=["rule", "llm"], default="rule", help="who judges the items")
     parser.add_argument("--blind", choices=["dev", "test"], help="measure on a split of the blind designs")
+    parser.add_argument(
+        "--labels", choices=["first", "adjudicated"], default="first",
+        help="the blind labels: the first labeller's, or the adjudicated ones (test split only)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings().model_copy(update={"review_assessor": args.assessor})
     reviewer = Reviewer.open(settings)
     if args.blind:
-        print(json.dumps(blind_scores(reviewer, args.blind), indent=2))
+        labels = "labels-adjudicated.jsonl" if args.labels == "adjudicated" else "labels.jsonl"
+        print(json.dumps(blind_scores(reviewer, args.blind, labels), indent=2))
         return 0
     expected = load_expected()
     findings, notes = review_designs(reviewer, expected)

@@ -17,10 +17,14 @@ def test_the_second_labeller_is_matched_by_design_stem_and_item():
     assert figures["gap_or_not_agreement"] == 1.0  # missing vs partial: both call it a gap
 
 
-def test_the_shipped_second_labels_cover_four_whole_designs():
+def test_the_shipped_second_labels_cover_whole_designs_of_both_splits():
+    from eval.label_agreement import split_of_designs
+
     first, second = read_labels(BLIND / "labels.jsonl"), read_labels(BLIND / "labels-second.jsonl")
     figures = agreement(first, second)
-    assert figures["designs"] == 4 and figures["labels"] == 4 * 70  # every second label found its first label
+    assert figures["designs"] == 12 and figures["labels"] == 12 * 70  # every second label found its first label
+    splits = split_of_designs()
+    assert sorted(splits[design] for design in {d for d, _ in second}) == ["dev"] * 4 + ["test"] * 8
     assert 0.7 <= figures["agreement"] <= 0.95
 
 
@@ -32,3 +36,17 @@ def test_a_labeller_scored_as_the_assessor_is_scored():
     figures = as_assessor(truth, judge)
     assert figures["recall"] == 1.0 and figures["missing_precision"] == 0.5
     assert figures["status_accuracy"] == round(2 / 3, 4)
+
+
+def test_adjudicated_test_labels_keep_agreed_labels_and_decide_only_disagreements():
+    import json
+
+    first, second = read_labels(BLIND / "labels.jsonl"), read_labels(BLIND / "labels-second.jsonl")
+    rows = [json.loads(line) for line in (BLIND / "labels-adjudicated.jsonl").read_text().splitlines() if line.strip()]
+    assert len(rows) == 8 * 70
+    for row in rows:
+        key = (row["design"].rsplit(".", 1)[0], row["item_id"])
+        if first[key] == second[key]:
+            assert row["expected"] == first[key] and not row.get("adjudicated")
+        else:
+            assert row.get("adjudicated") and row["expected"] in {"addressed", "partial", "missing", "not-applicable"}
