@@ -2,8 +2,8 @@
 
     python -m eval.fit_review_model [--out corpus/checklist/review-model.json]
 
-Training data: every labelled item of the dev split of the blind designs (eval/blind/designs) and of our four
-sample designs (eval/designs/expected.jsonl), labelled addressed / partial / missing. The test split is never
+Training data: every labelled item of the dev split of the blind designs (eval/blind/designs; the first
+labeller's, or with --labels adjudicated those a third helper decided where two disagreed) and of our four sample designs (eval/designs/expected.jsonl), labelled addressed / partial / missing. The test split is never
 read here. The dev labels' quoted sentences become the assessor's labelled examples
 (corpus/checklist/review-examples.jsonl, app.review.examples); a design's features never use its own examples.
 A multinomial logistic regression over the assessor's signals (app.review.assess.FEATURES); its regularisation
@@ -29,7 +29,7 @@ from app.review.statements import load_statements
 from core.embeddings import SentenceEmbedder
 from core.offline import apply_offline_defaults
 from core.settings import get_settings
-from eval.review_eval import BLIND, DESIGNS, load_blind, load_expected, review_scores
+from eval.review_eval import ADJUDICATED, BLIND, DESIGNS, load_blind, load_expected, review_scores
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 # A shift of the "addressed" intercept trades exact status for gap recall (addressed -> partial, never
@@ -42,8 +42,8 @@ ADDRESSED_SHIFT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 THRESHOLD_GRID = (0.45, 0.5, 0.55, 0.58, 0.6, 0.62, 0.64, 0.66, 0.68, 0.7, 0.75, 1.01)
 
 
-def dev_documents() -> list[tuple[Path, list[dict]]]:
-    blind, _ = load_blind("dev")
+def dev_documents(labels: str = "labels.jsonl") -> list[tuple[Path, list[dict]]]:
+    blind, _ = load_blind("dev", labels=labels)
     sample = load_expected()
     documents = []
     for rows, folder in ((blind, BLIND), (sample, DESIGNS)):
@@ -75,9 +75,9 @@ def read_all(assessor: Assessor, documents) -> list[Read]:
     return reads
 
 
-def example_rows() -> list[dict]:
+def example_rows(labels: str = "labels.jsonl") -> list[dict]:
     """The dev labels that quote the design: what the assessor compares new designs with."""
-    blind, _ = load_blind("dev")
+    blind, _ = load_blind("dev", labels=labels)
     return [
         {"design": r["design"], "item_id": r["item_id"], "expected": r["expected"], "quote": r["quote"]}
         for r in blind if r["expected"] in STATUSES and r.get("quote", "").strip()
@@ -170,16 +170,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=get_settings().review_model_path)
     parser.add_argument("--examples-out", type=Path, default=get_settings().review_examples_path)
+    parser.add_argument(
+        "--labels", choices=["first", "adjudicated"], default="first",
+        help="the dev labels to fit on: the first labeller's, or adjudicated (a third helper decided where two"
+        " labellers disagreed; fitted on them, 2026-12-01, the assessor did worse on test against either label set)",
+    )
     args = parser.parse_args(argv)
+    label_file = ADJUDICATED if args.labels == "adjudicated" else "labels.jsonl"
     settings = get_settings()
     embedder = SentenceEmbedder.from_settings(settings)
     checklist = load_checklist(settings.checklist_path)
     statements = load_statements(settings.review_statements_path)
     blank = StatusModel(np.zeros((len(STATUSES), len(FEATURES))), np.zeros(len(STATUSES)))
-    examples = example_rows()
+    examples = example_rows(label_file)
     args.examples_out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in examples), encoding="utf-8")
     assessor = Assessor(embedder, checklist, statements, blank, examples=ExampleBank.from_rows(examples, embedder))
-    reads = read_all(assessor, dev_documents())
+    reads = read_all(assessor, dev_documents(label_file))
     features, labels, groups = training_rows(assessor, reads)
     runs = {c: cross_validated(assessor, reads, c) for c in C_GRID}
     scores = {c: accuracy for c, (accuracy, _) in runs.items()}
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "intercept": np.round(model.intercept_, 6).tolist(),
         "exclusion_threshold": best_threshold,
         "fitted": {
-            "on": "dev split of eval/blind/designs + eval/designs/expected.jsonl",
+            "on": f"dev split of eval/blind/designs ({label_file}) + eval/designs/expected.jsonl",
             "date": date.today().isoformat(),
             "items": int(len(labels)),
             "C": best_c,

@@ -2,8 +2,8 @@
 
     python -m eval.label_agreement
 
-`eval/blind/designs/labels-second.jsonl` holds second helpers' labels for four dev designs and all eight test
-designs, made from the same checklist titles and recommendations without seeing the first labels. Per split, the
+`eval/blind/designs/labels-second.jsonl` holds second helpers' labels for every blind design (20 dev, 8
+test), made from the same checklist titles and recommendations without seeing the first labels. Per split, the
 agreement, and each labeller scored the way the review is scored against the other's labels: how far the review
 targets can be trusted, since an assessor cannot be expected to agree with the labels more than two people do.
 """

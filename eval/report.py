@@ -62,12 +62,13 @@ def render_markdown(report: dict) -> str:
         parts.append(_table(["pillar", "labelled", "precision", "recall", "status accuracy"], rows))
         names = ("labelled", "precision", "recall", "missing_precision", "status_accuracy")
         header = ["", "labelled", "precision", "recall", "missing precision", "status accuracy"]
-        for split in ("dev", "test"):
+        for split, tuned in (
+            ("dev", "tuned on"), ("test", "never tuned on"), ("test_adjudicated", "never tuned on; adjudicated labels")
+        ):
             blind = review.get(f"blind_{split}")
             if not blind:
                 continue
-            tuned = "tuned on" if split == "dev" else "never tuned on"
-            parts += ["", f"## Design review, blind designs, {split} split ({tuned})", ""]
+            parts += ["", f"## Design review, blind designs, {split.replace('_', ' ')} split ({tuned})", ""]
             rows = [["overall", *[blind["overall"][k] for k in names]]]
             rows += [[f"quality: {q}", *[v[k] for k in names]] for q, v in blind["per_quality"].items()]
             rows += [[f"style: {q}", *[v[k] for k in names]] for q, v in blind["per_style"].items()]

@@ -28,6 +28,7 @@ from core.settings import PROJECT_ROOT
 DESIGNS = PROJECT_ROOT / "eval" / "designs"
 BLIND = PROJECT_ROOT / "eval" / "blind" / "designs"
 GAPS = {"missing", "partial"}
+ADJUDICATED = "labels-adjudicated.jsonl"  # where a second labeller disagreed with the first, a third decided
 
 
 def load_expected(path: Path = DESIGNS / "expected.jsonl") -> list[dict]:
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings().model_copy(update={"review_assessor": args.assessor})
     reviewer = Reviewer.open(settings)
     if args.blind:
-        labels = "labels-adjudicated.jsonl" if args.labels == "adjudicated" else "labels.jsonl"
+        labels = ADJUDICATED if args.labels == "adjudicated" else "labels.jsonl"
         print(json.dumps(blind_scores(reviewer, args.blind, labels), indent=2))
         return 0
     expected = load_expected()

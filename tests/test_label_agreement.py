@@ -22,9 +22,9 @@ def test_the_shipped_second_labels_cover_whole_designs_of_both_splits():
 
     first, second = read_labels(BLIND / "labels.jsonl"), read_labels(BLIND / "labels-second.jsonl")
     figures = agreement(first, second)
-    assert figures["designs"] == 12 and figures["labels"] == 12 * 70  # every second label found its first label
+    assert figures["designs"] == 28 and figures["labels"] == 28 * 70  # every second label found its first label
     splits = split_of_designs()
-    assert sorted(splits[design] for design in {d for d, _ in second}) == ["dev"] * 4 + ["test"] * 8
+    assert sorted(splits[design] for design in {d for d, _ in second}) == ["dev"] * 20 + ["test"] * 8
     assert 0.7 <= figures["agreement"] <= 0.95
 
 
@@ -38,12 +38,12 @@ def test_a_labeller_scored_as_the_assessor_is_scored():
     assert figures["status_accuracy"] == round(2 / 3, 4)
 
 
-def test_adjudicated_test_labels_keep_agreed_labels_and_decide_only_disagreements():
+def test_adjudicated_labels_keep_agreed_labels_and_decide_only_disagreements():
     import json
 
     first, second = read_labels(BLIND / "labels.jsonl"), read_labels(BLIND / "labels-second.jsonl")
     rows = [json.loads(line) for line in (BLIND / "labels-adjudicated.jsonl").read_text().splitlines() if line.strip()]
-    assert len(rows) == 8 * 70
+    assert len(rows) == 28 * 70  # every blind design, dev and test
     for row in rows:
         key = (row["design"].rsplit(".", 1)[0], row["item_id"])
         if first[key] == second[key]:
