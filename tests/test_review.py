@@ -300,6 +300,23 @@ def test_an_unchecked_task_box_is_an_open_item_not_coverage(real_reviewer):
     assert done["RAI-05"].status == "addressed"  # the same line, ticked
 
 
+def test_post_mvp_is_a_deferral_and_contact_centre_agents_do_not_make_an_ai_agent(real_reviewer):
+    """A new user's decision record: "post-MVP" reads like "phase 2", and the people who re-queue emails do not
+    overrule the document's own "no agents"."""
+    text = (
+        "# ADR-031 Email triage\n\n## Decision\n\nAzure OpenAI gpt-4o-mini classifies each customer email behind a "
+        "Service Bus queue; Functions call it with a user-assigned managed identity.\n\n"
+        "> Explicitly out of scope: no fine-tuning, no agents. The model has no tools.\n\n"
+        "## Operations\n\n- AI gateway (APIM in front of AOAI): post-MVP, when a second consumer appears.\n"
+        "- Misrouted emails are re-queued by senior agents in the CRM.\n- Support agents re-queue about 6% of cases.\n"
+    )
+    _, findings = review_text(real_reviewer, text)
+    assert findings["SEC-06"].status != "addressed" and "planned" in findings["SEC-06"].rationale
+    assert findings["RAI-07"].status == "not-applicable" and "excludes it" in findings["RAI-07"].rationale
+    _, now = review_text(real_reviewer, text.replace("post-MVP, when a second consumer appears", "in place since launch"))
+    assert "planned" not in now["SEC-06"].rationale
+
+
 def test_every_finding_says_why_with_a_confidence(real_reviewer):
     report, findings = review_text(real_reviewer, (
         "# Support copilot\n\n## Security\n\nEvery service-to-service call uses a managed identity; no API keys are "

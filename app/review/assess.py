@@ -34,7 +34,8 @@ HEDGED = re.compile(
     r"will (?:be )?(?:consider|evaluat|look|explor|investigat)\w*|to be (?:confirmed|decided|defined|agreed|determined)|"
     r"tbd|tbc|todo|not yet|phase (?:2|two|3|three)|v2|later (?:phase|release|stage)|future (?:phase|release|work)|"
     r"in (?:a )?future|deferred|backlog|nice[- ]to[- ]have|should probably|maybe|perhaps|open question|proposed|"
-    r"under discussion|not decided|undecided|eventually|roadmap)\b"
+    r"under discussion|not decided|undecided|eventually|roadmap|post[- ]?mvp|after (?:the )?mvp|not (?:in|part of) (?:the )?mvp|"
+    r"post[- ](?:launch|go[- ]live|ga)|after (?:go[- ]live|launch|ga)|next (?:phase|release|milestone|iteration))\b"
     r"|\[ \]|\u2610",  # an unchecked task box ("- [ ] Per-user token quotas", Word's ballot box): an open item
     re.IGNORECASE,
 )
