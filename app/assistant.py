@@ -134,7 +134,7 @@ class Assistant:
             retrieval.set_attribute("waf.hits", len(turn.hits))
             retrieval.set_attribute("waf.best_score", round(float(turn.best), 4))
         threshold = self.settings.relevance_threshold
-        outside = decide_scope(question, turn.request_vector, self.request_model)
+        outside = decide_scope(question, turn.request_vector, self.request_model, [v for _, v in turn.asks])
         if outside is not None or turn.best < threshold:
             topics = _nearby_topics(turn.hits, threshold)
             text = _with_topics(outside.message, topics) if outside is not None else _decline_text(topics)
@@ -150,8 +150,10 @@ class Assistant:
         turn.expanded = understood.expanded
         texts = [understood.expanded, *understood.parts] if len(understood.parts) > 1 else [understood.expanded]
         framed = understood.request != understood.expanded
-        vectors = self.index.embedder.encode(texts + [understood.request] if framed else texts)
+        asks = list(understood.asks)
+        vectors = self.index.embedder.encode(texts + asks + ([understood.request] if framed else []))
         turn.request_vector = vectors[-1] if framed else vectors[0]
+        turn.asks = list(zip(asks, vectors[len(texts): len(texts) + len(asks)]))
         vectors = vectors[:len(texts)]
         turn.query_vector, turn.part_vectors = vectors[0], list(vectors[1:]) or [vectors[0]]
         if len(understood.parts) == 1:
@@ -164,17 +166,16 @@ class Assistant:
         turn.timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
         turn.passages = [Passage.from_hit(hit) for hit in turn.hits]
         turn.best = max((h.dense_score for h in turn.hits if h.dense_score is not None), default=0.0)
-        if understood.asks and turn.best < self.settings.relevance_threshold:
-            turn.best = max(turn.best, self._best_for_asks(understood.asks, pillar_key))
+        if turn.asks and turn.best < self.settings.relevance_threshold:
+            turn.best = max(turn.best, self._best_for_asks(turn.asks, pillar_key))
 
-    def _best_for_asks(self, asks: tuple[str, ...], pillar_key: str | None) -> float:
+    def _best_for_asks(self, asks: list[tuple[str, Any]], pillar_key: str | None) -> float:
         """The best dense similarity of the message's asking sentences on their own (a long scene before the
         question lowers the whole message's similarity; on the golden and blind dev sets this rescued three
         in-scope questions from the decline and answered no out-of-scope one)."""
-        vectors = self.index.embedder.encode(list(asks))
         scores = [
             hit.dense_score
-            for ask, vector in zip(asks, vectors)
+            for ask, vector in asks
             for hit in self.retriever.search(ask, pillar=pillar_key, query_vector=vector)
             if hit.dense_score is not None
         ]
@@ -225,6 +226,7 @@ class _Turn:
     query_vector: Any = None
     request_vector: Any = None  # the whole message as asked (the framework's name kept): for the scope decision
     part_vectors: list = field(default_factory=list)  # one per ask of a multi-part question
+    asks: list = field(default_factory=list)  # (asking sentence, its vector) of a message that also sets a scene
     expanded: str = ""  # the question with its abbreviations spelled out
     hits: list[ScoredChunk] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)

@@ -137,6 +137,18 @@ def test_the_request_model_declines_phrasings_no_pattern_foresaw(request_text, r
     assert decision is not None and decision.kind == "request"
 
 
+def test_the_request_model_also_reads_each_asking_sentence(request_model, embedder):
+    """A scene before the ask dilutes the whole message; the asking sentence's own vector is read too."""
+    from app.scope import decide_scope
+
+    scene = "How should we design retries and backoff for Azure OpenAI calls?"
+    ask = "what is the going rate for a PTU in West Europe these days?"
+    scene_vector, ask_vector = embedder.encode([scene, ask])
+    assert decide_scope(scene, scene_vector, request_model) is None
+    decision = decide_scope(scene, scene_vector, request_model, [ask_vector])
+    assert decision is not None and decision.kind == "request"
+
+
 @pytest.mark.parametrize("question", [
     "How should we design retries and backoff for Azure OpenAI calls?",
     "What should we monitor for a RAG workload in production?",
@@ -230,7 +242,7 @@ def test_a_scene_before_the_question_does_not_talk_the_assistant_out_of_answerin
     assistant = Assistant.open(corpus_index, embedder)
     understood = understand(message, load_glossary(corpus_index.glossary_path))
     whole = max(h.dense_score or 0.0 for h in assistant.retriever.search(understood.expanded))
-    alone = assistant._best_for_asks(understood.asks, None)
+    alone = assistant._best_for_asks(list(zip(understood.asks, embedder.encode(list(understood.asks)))), None)
     assert understood.asks and alone > whole
     between = corpus_index.model_copy(update={"relevance_threshold": (whole + alone) / 2})
     answer = Assistant.open(between, embedder).ask(message)
