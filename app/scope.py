@@ -33,6 +33,12 @@ _ARTIFACT = (
 )
 
 
+# A move to Azure mentions the other cloud without asking about it.
+_TO_AZURE = (
+    r"\b(?:migrat\w*|mov\w*|port\w*|switch\w*)\b[^.?!]{0,50}\b(?:to|into|onto) azure\b",
+    r"\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b",
+    r"\b(?:leav\w*|moving off|coming from)\b[^.?!]{0,30}\b(?:aws|amazon|sagemaker|gcp|google|vertex)\b",
+)
 OTHER_CLOUD = (
     "I answer for Azure with the Well-Architected Framework; for other clouds see their own architecture frameworks "
     "and product documentation."
@@ -126,9 +132,7 @@ KINDS = [
                  r"[^.?!]{0,80}\b(?:settings?|layout|look like|configure|set up|mirror\w*)\b"),
         OTHER_CLOUD,
         unless=_pattern(
-            r"\b(?:migrat\w*|mov\w*|port\w*|switch\w*)\b[^.?!]{0,50}\b(?:to|into|onto) azure\b",
-            r"\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b",
-            r"\b(?:leav\w*|moving off|coming from)\b[^.?!]{0,30}\b(?:aws|amazon|sagemaker|gcp|google|vertex)\b",
+            *_TO_AZURE,
         ),
     ),
     Kind(
@@ -139,9 +143,7 @@ KINDS = [
         ),
         OTHER_CLOUD,
         unless=_pattern(
-            r"\b(?:migrat\w*|mov\w*|port\w*|switch\w*)\b[^.?!]{0,50}\b(?:to|into|onto) azure\b",
-            r"\bazure equivalent\b|\binstead of (?:aws|gcp|google)\b",
-            r"\b(?:leav\w*|moving off|coming from)\b[^.?!]{0,30}\b(?:aws|amazon|sagemaker|gcp|google|vertex)\b",
+            *_TO_AZURE,
             r"\bshould (?:we|i)\b[^.?!]{0,40}\b(?:second|another|multi-?|other) ?clouds?\b",
             r"\bhow should we (?:govern|design|handle|secure|manage)\b",
             r"\bwhat should (?:a|an|the|our|we)\b|\bshould (?:the|our) (?:orchestrator|gateway|app|design)\b",
