@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=EVAL_DIR / "results")
     parser.add_argument("--no-ablation", action="store_true")
     parser.add_argument(
+        "--no-official", action="store_true",
+        help="skip the official-docs section (it indexes the docs and rebuilds the naive baseline: minutes)",
+    )
+    parser.add_argument(
         "--judge", nargs="?", const="llm", default=None, choices=("none", "llm", "openai", "azure-openai"),
         help="also score with an LLM judge (ragas faithfulness, answer_relevancy, context_recall): 'llm' (the "
         "default when given without a value) is WAF_LLM_BACKEND; overrides WAF_EVAL_JUDGE",
@@ -124,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         "ablation": {} if args.no_ablation else ablation(assistant, questions, list(settings.corpus_paths)),
         "review": review_metrics(settings, assistant),
         "blind_questions": blind_question_metrics(assistant),
-        "official_docs": official_metrics(settings, find_official_docs(settings)),
+        "official_docs": {"skipped": "--no-official"} if args.no_official else official_metrics(
+            settings, find_official_docs(settings)
+        ),
         "index": {k: assistant.index.manifest.get(k) for k in ("version", "embedding_model", "chunk_count")},
         "judge": judge.describe() if judge else None,
         "questions": [
