@@ -104,11 +104,9 @@ def blind_scores(reviewer, split: str, labels: str = "labels.jsonl") -> dict:
 def label_score(rows: list[dict]) -> int | None:
     """The score the review would give a design whose every finding matched its labels: what a perfect assessor
     reaches, so a score target can be read against it."""
-    from app.review.score import CREDIT, WEIGHT
+    from app.review.score import weighted_score
 
-    applicable = [r for r in rows if r["expected"] in CREDIT]
-    total = sum(WEIGHT[r["severity"]] for r in applicable)
-    return round(100 * sum(WEIGHT[r["severity"]] * CREDIT[r["expected"]] for r in applicable) / total) if total else None
+    return weighted_score((r["severity"], r["expected"]) for r in rows)
 
 
 def statuses(findings: dict[str, list[Finding]]) -> dict[str, dict[str, str]]:

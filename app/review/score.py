@@ -6,6 +6,8 @@ Per pillar over that pillar's items; overall over all applicable items.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from app.review.assess import Finding
 
 WEIGHT = {"high": 3, "medium": 2, "low": 1}
@@ -14,11 +16,16 @@ FORMULA = __doc__.split("\n\n", 1)[1].strip()
 
 
 def score(findings: list[Finding]) -> int | None:
-    applicable = [f for f in findings if f.status in CREDIT]
-    total = sum(WEIGHT[f.severity] for f in applicable)
+    return weighted_score((f.severity, f.status) for f in findings)
+
+
+def weighted_score(severity_and_status: Iterable[tuple[str, str]]) -> int | None:
+    """The formula above over (severity, status) pairs; None when no item applies."""
+    applicable = [(severity, status) for severity, status in severity_and_status if status in CREDIT]
+    total = sum(WEIGHT[severity] for severity, _ in applicable)
     if not total:
         return None
-    return round(100 * sum(WEIGHT[f.severity] * CREDIT[f.status] for f in applicable) / total)
+    return round(100 * sum(WEIGHT[severity] * CREDIT[status] for severity, status in applicable) / total)
 
 
 def pillar_scores(findings: list[Finding]) -> dict[str, int | None]:
