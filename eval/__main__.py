@@ -52,16 +52,25 @@ def review_metrics(settings, assistant: Assistant) -> dict:
     """The whole offline review (screen, then the offline assessor) against our sample designs
     (eval/designs/expected.jsonl) and both splits of the blind designs (eval/blind/designs)."""
     from app.review.service import Reviewer
-    from eval.review_eval import ADJUDICATED, blind_scores, load_expected, review_designs, review_scores, statuses
+    from eval.review_eval import (
+        ADJUDICATED,
+        blind_reviews,
+        blind_scores,
+        load_expected,
+        review_designs,
+        review_scores,
+        statuses,
+    )
 
     expected = load_expected()
     offline = settings.model_copy(update={"review_assessor": "rule"})  # the gate measures the offline assessor
     reviewer = Reviewer.open(offline, assistant.index.embedder, assistant.retriever)
     metrics = review_scores(expected, statuses(review_designs(reviewer, expected)[0]))
-    for split in ("dev", "test"):
-        metrics[f"blind_{split}"] = blind_scores(reviewer, split)
-    # The same test designs against labels a third helper adjudicated where two labellers disagreed.
-    metrics["blind_test_adjudicated"] = blind_scores(reviewer, "test", ADJUDICATED)
+    metrics["blind_dev"] = blind_scores(reviewer, "dev")
+    test_reviews = blind_reviews(reviewer, "test")
+    metrics["blind_test"] = blind_scores(reviewer, "test", reviewed=test_reviews)
+    # The same reviews against labels a third helper adjudicated where two labellers disagreed.
+    metrics["blind_test_adjudicated"] = blind_scores(reviewer, "test", ADJUDICATED, reviewed=test_reviews)
     return metrics
 
 

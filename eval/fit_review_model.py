@@ -3,7 +3,8 @@
     python -m eval.fit_review_model [--out corpus/checklist/review-model.json]
 
 Training data: every labelled item of the dev split of the blind designs (eval/blind/designs; the first
-labeller's, or with --labels adjudicated those a third helper decided where two disagreed) and of our four sample designs (eval/designs/expected.jsonl), labelled addressed / partial / missing. The test split is never
+labeller's, or with --labels adjudicated those a third helper decided where two disagreed) and of our four sample
+designs (eval/designs/expected.jsonl), labelled addressed / partial / missing. The test split is never
 read here. The dev labels' quoted sentences become the assessor's labelled examples
 (corpus/checklist/review-examples.jsonl, app.review.examples); a design's features never use its own examples.
 A multinomial logistic regression over the assessor's signals (app.review.assess.FEATURES); its regularisation
@@ -29,7 +30,7 @@ from app.review.statements import load_statements
 from core.embeddings import SentenceEmbedder
 from core.offline import apply_offline_defaults
 from core.settings import get_settings
-from eval.review_eval import ADJUDICATED, BLIND, DESIGNS, load_blind, load_expected, review_scores
+from eval.review_eval import BLIND, DESIGNS, FIRST, LABEL_FILES, load_blind, load_expected, review_scores
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 # A shift of the "addressed" intercept trades exact status for gap recall (addressed -> partial, never
@@ -42,7 +43,7 @@ ADDRESSED_SHIFT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 THRESHOLD_GRID = (0.45, 0.5, 0.55, 0.58, 0.6, 0.62, 0.64, 0.66, 0.68, 0.7, 0.75, 1.01)
 
 
-def dev_documents(labels: str = "labels.jsonl") -> list[tuple[Path, list[dict]]]:
+def dev_documents(labels: str = FIRST) -> list[tuple[Path, list[dict]]]:
     blind, _ = load_blind("dev", labels=labels)
     sample = load_expected()
     documents = []
@@ -75,7 +76,7 @@ def read_all(assessor: Assessor, documents) -> list[Read]:
     return reads
 
 
-def example_rows(labels: str = "labels.jsonl") -> list[dict]:
+def example_rows(labels: str = FIRST) -> list[dict]:
     """The dev labels that quote the design: what the assessor compares new designs with."""
     blind, _ = load_blind("dev", labels=labels)
     return [
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         " labellers disagreed; fitted on them, 2026-12-01, the assessor did worse on test against either label set)",
     )
     args = parser.parse_args(argv)
-    label_file = ADJUDICATED if args.labels == "adjudicated" else "labels.jsonl"
+    label_file = LABEL_FILES[args.labels]
     settings = get_settings()
     embedder = SentenceEmbedder.from_settings(settings)
     checklist = load_checklist(settings.checklist_path)

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from eval.review_eval import BLIND, review_scores
+from eval.review_eval import BLIND, FIRST, review_scores
 
 STATUSES = ("addressed", "partial", "missing", "not-applicable")
 GAPS = {"missing", "partial"}
@@ -64,7 +64,7 @@ def split_of_designs() -> dict[str, str]:
 
 
 def main() -> int:
-    first, second = read_labels(BLIND / "labels.jsonl"), read_labels(BLIND / "labels-second.jsonl")
+    first, second = read_labels(BLIND / FIRST), read_labels(BLIND / "labels-second.jsonl")
     splits = split_of_designs()
     result = {}
     for split in ("dev", "test"):

@@ -28,7 +28,9 @@ from core.settings import PROJECT_ROOT
 DESIGNS = PROJECT_ROOT / "eval" / "designs"
 BLIND = PROJECT_ROOT / "eval" / "blind" / "designs"
 GAPS = {"missing", "partial"}
+FIRST = "labels.jsonl"  # the first labeller's
 ADJUDICATED = "labels-adjudicated.jsonl"  # where a second labeller disagreed with the first, a third decided
+LABEL_FILES = {"first": FIRST, "adjudicated": ADJUDICATED}
 
 
 def load_expected(path: Path = DESIGNS / "expected.jsonl") -> list[dict]:
@@ -36,7 +38,7 @@ def load_expected(path: Path = DESIGNS / "expected.jsonl") -> list[dict]:
 
 
 def load_blind(
-    split: str, checklist_path: Path | None = None, labels: str = "labels.jsonl"
+    split: str, checklist_path: Path | None = None, labels: str = FIRST
 ) -> tuple[list[dict], dict[str, dict]]:
     """(labels with pillar and severity, design metadata by file) of one split of the blind set. labels: the first
     labeller's (labels.jsonl), or, for the test split, labels-adjudicated.jsonl (where a second labeller disagreed,
@@ -78,10 +80,11 @@ def review_reports(reviewer, expected: list[dict], designs: Path = DESIGNS) -> t
     return reports, notes
 
 
-def blind_scores(reviewer, split: str, labels: str = "labels.jsonl") -> dict:
-    """Every figure of the blind split: overall, per pillar, per style and quality, and each design's score."""
+def blind_scores(reviewer, split: str, labels: str = FIRST, reviewed: tuple[dict, list[str]] | None = None) -> dict:
+    """Every figure of the blind split: overall, per pillar, per style and quality, and each design's score.
+    reviewed: the split's blind_reviews, when they are scored against more than one label file."""
     expected, designs = load_blind(split, labels=labels)
-    reports, notes = review_reports(reviewer, expected, BLIND)
+    reports, notes = reviewed or review_reports(reviewer, expected, BLIND)
     predicted = {name: {f.item_id: f.status for f in report.findings} for name, report in reports.items()}
     result = review_scores(expected, predicted)
     for key in ("quality", "style"):
@@ -99,6 +102,12 @@ def blind_scores(reviewer, split: str, labels: str = "labels.jsonl") -> dict:
     }
     result["notes"] = notes
     return result
+
+
+def blind_reviews(reviewer, split: str) -> tuple[dict, list[str]]:
+    """The reviews of one split's designs (reports by file, notes), to score against more than one label file."""
+    expected, _ = load_blind(split)
+    return review_reports(reviewer, expected, BLIND)
 
 
 def label_score(rows: list[dict]) -> int | None:
@@ -154,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings().model_copy(update={"review_assessor": args.assessor})
     reviewer = Reviewer.open(settings)
     if args.blind:
-        labels = ADJUDICATED if args.labels == "adjudicated" else "labels.jsonl"
-        print(json.dumps(blind_scores(reviewer, args.blind, labels), indent=2))
+        print(json.dumps(blind_scores(reviewer, args.blind, LABEL_FILES[args.labels]), indent=2))
         return 0
     expected = load_expected()
     findings, notes = review_designs(reviewer, expected)
