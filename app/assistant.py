@@ -134,7 +134,7 @@ class Assistant:
             retrieval.set_attribute("waf.hits", len(turn.hits))
             retrieval.set_attribute("waf.best_score", round(float(turn.best), 4))
         threshold = self.settings.relevance_threshold
-        outside = decide_scope(question, turn.request_vector, self.request_model, [v for _, v in turn.asks])
+        outside = decide_scope(question, turn.request, self.request_model, turn.asks)
         if outside is not None or turn.best < threshold:
             topics = _nearby_topics(turn.hits, threshold)
             text = _with_topics(outside.message, topics) if outside is not None else _decline_text(topics)
@@ -152,7 +152,7 @@ class Assistant:
         framed = understood.request != understood.expanded
         asks = list(understood.asks)
         vectors = self.index.embedder.encode(texts + asks + ([understood.request] if framed else []))
-        turn.request_vector = vectors[-1] if framed else vectors[0]
+        turn.request = (understood.request, vectors[-1] if framed else vectors[0])
         turn.asks = list(zip(asks, vectors[len(texts): len(texts) + len(asks)]))
         vectors = vectors[:len(texts)]
         turn.query_vector, turn.part_vectors = vectors[0], list(vectors[1:]) or [vectors[0]]
@@ -224,7 +224,7 @@ class _Turn:
     pillar_key: str | None
     started: float
     query_vector: Any = None
-    request_vector: Any = None  # the whole message as asked (the framework's name kept): for the scope decision
+    request: Any = None  # (text, vector) of the whole message as asked (the framework's name kept): for the scope decision
     part_vectors: list = field(default_factory=list)  # one per ask of a multi-part question
     asks: list = field(default_factory=list)  # (asking sentence, its vector) of a message that also sets a scene
     expanded: str = ""  # the question with its abbreviations spelled out

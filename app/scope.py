@@ -2,7 +2,7 @@
 quotas, limits, release dates or service status, other clouds' products, model leaderboards, personal requests.
 
 The transparent patterns below decide first (they also name the kind of request, for the reply). Then a small
-logistic regression over the question's embedding (`RequestModel`, fit on the dev question sets only by
+logistic regression over the question's embedding and its words (`RequestModel`, fit on the dev question sets only by
 `python -m eval.fit_scope_model`) declines phrasings no pattern foresaw; `WAF_SCOPE_CLASSIFIER=false` turns it off.
 
 A question can sit close to the guidance ("write a Polly policy that honours RetryAfter for Cosmos DB" is next to
@@ -23,7 +23,7 @@ import numpy as np
 
 _REQUEST = (
     r"(?:write|generate|give me|create|produce|show me|draft|convert|translate|build me|code up|author|provide|"
-    r"paste|share|i need|we need|need an?|can (?:you|u)|could you|pls|please|what'?s the)"
+    r"paste|share|hand me|i need|we need|need an?|can (?:you|u)|could you|pls|please|what'?s the)"
 )
 _ARTIFACT = (
     r"(?:code|snippet|script|bicep|terraform|arm template|pulumi|helm chart|yaml|xml|json|template|kql|sql query|"
@@ -67,6 +67,8 @@ KINDS = [
             r"policy definition|dockerfile|script)\s+(?:that|which|to|for)\b",
             r"\b(?:bicep|terraform|pulumi|arm) (?:template|module|code|file)s? (?:for|that|to)\b",
             r"\b(?:sample|example|working) (?:code|template|script|query|yaml)\b",
+            r"\b(?:concrete|actual|full|complete|working) (?:code|class|implementation|commands|script)\b",
+            r"\bjust (?:give me |paste )?the (?:commands|code|script|query|yaml|json|xml)\b",
             # a noun phrase that opens the message ("python script to ..."), not a question about one ("are Python
             # SDK retries enough for ...")
             r"^\W*(?!(?:are|is|do|does|should|can|could|would|will|how|what|why|when|which|where)\b)"
@@ -95,7 +97,7 @@ KINDS = [
             r"[^.?!]{0,80}\b(?:prices?|pricing|costs?|quotas?|limits?|tpm|rpm|status|outage|available|availability|"
             r"regions?|release|retire\w*|scores?|number of|ptus?)\b",
             r"\b(?:prices?|pricing|quotas?|limits?|tpm|rpm|status|outage|generally available|available|availability|"
-            r"support(?:ed|s)?|released?|retire\w*|scores?|number of|ptus?)\b[^.?!]{0,80}\b(?:right now|rn|at the moment|"
+            r"support(?:ed|s)?|released?|retire\w*|scores?|number of|ptus?|max(?:imum)?)\b[^.?!]{0,80}\b(?:right now|rn|at the moment|at present|"
             r"as of (?:today|now|this \w+)|this (?:week|month|quarter)|today|yet)\b",
             r"\b(?:announced|exact|need the)\b[^.?!]{0,40}\b(?:release|retirement|deprecation|ga|availability)? ?dates?\b",
             r"\bwhat(?:'s| is| are) the (?:current |exact )?(?:rpm|tpm|max(?:imum)?|minimum)\b[^.?!]{0,25}"
@@ -139,7 +141,7 @@ KINDS = [
         "other-cloud",
         _pattern(
             r"\b(?:aws|amazon|bedrock|sagemaker|gcp|google cloud|vertex ai|model garden|gemini|bigquery|"
-            r"oracle(?:'s)? cloud|oci|vcn|aws lambda|alibaba cloud)\b"
+            r"oracle(?:'s)? cloud|oci|vcn|aws lambda|alibaba cloud|watsonx)\b"
         ),
         OTHER_CLOUD,
         unless=_pattern(
@@ -209,40 +211,80 @@ GENERIC_DECLINE = (
 )
 
 
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@dataclass(frozen=True)
+class TermWeights:
+    """The request's words and word pairs as the classifier reads them: tf-idf with sublinear term frequency and
+    an L2 norm over known terms (scikit-learn's TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), stored as
+    plain JSON so no fitted object is unpickled), times the fitted weights. Words carry what an embedding of the
+    whole message blurs: "paste me", "exact values", "right now"."""
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    weights: np.ndarray
+
+    def score(self, text: str) -> float:
+        tokens = _TOKEN.findall(text.lower())
+        counts: dict[int, int] = {}
+        for term in tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]:
+            column = self.vocabulary.get(term)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        if not counts:
+            return 0.0
+        columns = np.fromiter(counts, dtype=np.int64)
+        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * self.idf[columns]
+        return float(values @ self.weights[columns] / np.linalg.norm(values))
+
+
 @dataclass(frozen=True)
 class RequestModel:
-    """P(the question asks for something the assistant does not do), from the question's embedding."""
+    """P(the question asks for something the assistant does not do), from the question's embedding and, when the
+    model has them, its words."""
 
     embedding_model: str
     weights: np.ndarray
     bias: float
     threshold: float
+    terms: TermWeights | None = None
 
     @classmethod
     def load(cls, path: Path) -> RequestModel | None:
         if not path.is_file():
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
+        terms = None
+        if "terms" in data:
+            vocabulary = {term: column for column, term in enumerate(data["terms"]["vocabulary"])}
+            terms = TermWeights(vocabulary, np.asarray(data["terms"]["idf"], np.float64),
+                                np.asarray(data["terms"]["weights"], np.float64))
         return cls(data["embedding_model"], np.asarray(data["weights"], np.float32), float(data["bias"]),
-                   float(data["threshold"]))
+                   float(data["threshold"]), terms)
 
-    def probability(self, question_vector: np.ndarray) -> float:
-        return float(1.0 / (1.0 + np.exp(-(float(self.weights @ question_vector) + self.bias))))
+    def probability(self, text: str, vector: np.ndarray) -> float:
+        logit = float(self.weights @ vector) + self.bias + (self.terms.score(text) if self.terms else 0.0)
+        return float(1.0 / (1.0 + np.exp(-logit)))
 
-    def declines(self, question_vector: np.ndarray) -> bool:
-        return self.probability(question_vector) >= self.threshold
+    def declines(self, text: str, vector: np.ndarray) -> bool:
+        return self.probability(text, vector) >= self.threshold
 
 
 def decide_scope(
-    question: str, question_vector: np.ndarray | None, model: RequestModel | None, ask_vectors: Sequence[np.ndarray] = ()
+    question: str,
+    request: tuple[str, np.ndarray] | None,
+    model: RequestModel | None,
+    asks: Sequence[tuple[str, np.ndarray]] = (),
 ) -> OutOfScope | None:
     """The patterns first (they name the kind); then the model, for requests phrased in ways no pattern has, on the
-    whole message and on each of its asking sentences (a scene before "will Sweden Central give us 300k TPM this
-    week?" dilutes the request; held out on a dev set of personas' messages, one more of 60 declined, none lost)."""
+    request as the assistant reads it (text and embedding) and on each of its asking sentences (a scene before
+    "will Sweden Central give us 300k TPM this week?" dilutes the request; held out on a dev set of personas'
+    messages, one more of 60 declined, none lost)."""
     named = out_of_scope(question)
     if named is not None:
         return named
-    if model is not None and question_vector is not None:
-        if any(model.declines(vector) for vector in [question_vector, *ask_vectors]):
+    if model is not None and request is not None:
+        if any(model.declines(text, vector) for text, vector in [request, *asks]):
             return OutOfScope("request", GENERIC_DECLINE)
     return None

@@ -4,10 +4,16 @@
     python -m eval.fit_scope_model --hold-out scope-dev3.jsonl   # fit without one set, report on it
 
 A logistic regression over the embedding of the question as the assistant reads it (abbreviations spelled
-out): positive = a request the assistant does not do. Trained on the golden set, the blind questions' dev split
-and the three scope dev sets, plus short how-to questions made from the corpus's headings (in scope by
-construction); the blind test split is never read. The threshold keeps at least 0.99 of the
-in-scope training questions answered in cross-validation, together with the patterns.
+out) and its words and word pairs (tf-idf, weighted by TERMS_WEIGHT against the embedding): positive = a request
+the assistant does not do. Trained on the golden set, the blind questions' dev split and the scope dev sets, plus
+short how-to questions made from the corpus's headings (in scope by construction); the blind test split is never
+read. The threshold keeps at least 0.99 of the in-scope training questions answered in cross-validation, together
+with the patterns.
+
+The words were added on 2026-12-01 (fourth session) after a new held-out dev set (scope-dev7) showed the
+embedding alone declining 0.63 of its requests at the classifier: with the words, 0.79, every guidance question
+still answered. TERMS_WEIGHT and REGULARISATION_C were chosen by cross-validated declines on the training sets
+(3.0 and 100: 0.937, against 0.868 for the embedding alone), not on the held-out set.
 """
 from __future__ import annotations
 
@@ -29,8 +35,11 @@ DEV_SETS = [
     PROJECT_ROOT / "eval" / "blind" / "scope-dev3.jsonl",
     PROJECT_ROOT / "eval" / "blind" / "scope-dev4.jsonl",
     PROJECT_ROOT / "eval" / "blind" / "scope-dev5.jsonl",
+    PROJECT_ROOT / "eval" / "blind" / "scope-dev6.jsonl",
+    PROJECT_ROOT / "eval" / "blind" / "scope-dev7.jsonl",
 ]
-REGULARISATION_C = 3.0
+REGULARISATION_C = 100.0
+TERMS_WEIGHT = 3.0
 MIN_ANSWERED = 0.99
 SYNTHETIC_PER_FORM = 150
 
@@ -70,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     from core.offline import apply_offline_defaults
 
     apply_offline_defaults()
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
@@ -85,12 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     glossary = load_glossary(settings.glossary_path)
     embedder = SentenceEmbedder.from_settings(settings)
 
-    def features(rows):
-        return embedder.encode([understand(q, glossary).request for q, _ in rows])
+    terms = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)  # app.scope.TermWeights reads it
+
+    def features(rows, fit=False):
+        texts = [understand(q, glossary).request for q, _ in rows]
+        words = terms.fit_transform(texts) if fit else terms.transform(texts)
+        return hstack([csr_matrix(embedder.encode(texts)), TERMS_WEIGHT * words]).tocsr()
 
     train_paths = [p for p in DEV_SETS if p.name != args.hold_out]
     rows = load_rows(train_paths) + synthetic_guidance_questions(PROJECT_ROOT / "corpus")
-    x, y = features(rows), np.array([declined for _, declined in rows])
+    x, y = features(rows, fit=True), np.array([declined for _, declined in rows])
     patterns = np.array([out_of_scope(q) is not None for q, _ in rows])
     model = LogisticRegression(C=REGULARISATION_C, max_iter=5000, class_weight="balanced")
     held = cross_val_predict(model, x, y, cv=5, method="predict_proba")[:, 1]
@@ -116,10 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = settings.scope_model_path
     out.parent.mkdir(parents=True, exist_ok=True)
+    dimensions = embedder.dimension
+    vocabulary = sorted(terms.vocabulary_, key=terms.vocabulary_.get)
     out.write_text(json.dumps({
         "embedding_model": settings.embedding_model,
-        "weights": [round(float(w), 6) for w in model.coef_[0]],
+        "weights": [round(float(w), 6) for w in model.coef_[0][:dimensions]],
         "bias": round(float(model.intercept_[0]), 6),
+        "terms": {
+            "vocabulary": vocabulary,
+            "idf": [round(float(v), 6) for v in terms.idf_],
+            "weights": [round(float(w) * TERMS_WEIGHT, 6) for w in model.coef_[0][dimensions:]],
+        },
         "threshold": threshold,
         "trained_on": {p.name: sum(1 for line in p.read_text().splitlines() if line.strip()) for p in train_paths}
         | {"corpus headings as short questions": 2 * SYNTHETIC_PER_FORM},

@@ -38,7 +38,8 @@ def test_answer_groups_quotes_under_pillar_headings(assistant):
 def test_off_topic_question_is_declined_with_no_citations(assistant):
     answer = assistant.ask("What is the best pizza in Naples?")
     assert answer.refused and not answer.citations
-    assert "does not cover" in answer.text
+    # the request classifier may name it a task outside architecture guidance before the relevance check does
+    assert "does not cover" in answer.text or "tasks outside architecture guidance" in answer.text
     assert answer.best_score < assistant.settings.relevance_threshold
 
 

@@ -133,7 +133,7 @@ def test_the_request_model_declines_phrasings_no_pattern_foresaw(request_text, r
     from app.scope import decide_scope
 
     assert out_of_scope(request_text) is None  # the patterns miss these
-    decision = decide_scope(request_text, embedder.encode([request_text])[0], request_model)
+    decision = decide_scope(request_text, (request_text, embedder.encode([request_text])[0]), request_model)
     assert decision is not None and decision.kind == "request"
 
 
@@ -144,8 +144,8 @@ def test_the_request_model_also_reads_each_asking_sentence(request_model, embedd
     scene = "How should we design retries and backoff for Azure OpenAI calls?"
     ask = "what is the going rate for a PTU in West Europe these days?"
     scene_vector, ask_vector = embedder.encode([scene, ask])
-    assert decide_scope(scene, scene_vector, request_model) is None
-    decision = decide_scope(scene, scene_vector, request_model, [ask_vector])
+    assert decide_scope(scene, (scene, scene_vector), request_model) is None
+    decision = decide_scope(scene, (scene, scene_vector), request_model, [(ask, ask_vector)])
     assert decision is not None and decision.kind == "request"
 
 
@@ -158,7 +158,7 @@ def test_the_request_model_also_reads_each_asking_sentence(request_model, embedd
 def test_the_request_model_leaves_design_questions_alone(question, request_model, embedder):
     from app.scope import decide_scope
 
-    assert decide_scope(question, embedder.encode([question])[0], request_model) is None
+    assert decide_scope(question, (question, embedder.encode([question])[0]), request_model) is None
 
 
 def test_the_assistant_uses_the_request_model_unless_turned_off(corpus_index, embedder):
@@ -186,12 +186,46 @@ def test_patterns_and_request_model_answer_every_guidance_question_of_the_later_
 
     glossary = load_glossary(Settings(_env_file=None).glossary_path)
     rows = [json.loads(line) for line in (Path(__file__).parent.parent / "eval/blind" / name).read_text().splitlines()]
-    vectors = embedder.encode([understand(r["question"], glossary).request for r in rows])
-    declined = [decide_scope(r["question"], v, request_model) is not None for r, v in zip(rows, vectors)]
+    requests = [understand(r["question"], glossary).request for r in rows]
+    declined = [decide_scope(r["question"], request, request_model) is not None
+                for r, request in zip(rows, zip(requests, embedder.encode(requests)))]
     wrongly_declined = [r["question"] for r, d in zip(rows, declined) if d and r["answerable"]]
     to_decline = [d for r, d in zip(rows, declined) if not r["answerable"]]
     assert not wrongly_declined
     assert sum(to_decline) / len(to_decline) >= 0.75  # 0.78-0.9 on these sets; the rest fall to the relevance check
+
+
+def test_the_request_models_words_are_read_as_scikit_learn_fitted_them():
+    """TermWeights re-implements TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True) so the model stays plain
+    JSON: its score must equal the fitted vectorizer's features times the weights."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from app.scope import TermWeights
+
+    texts = ["paste me the exact KQL for token usage", "How should we cache answers for the RAG chat?",
+             "what is the current PTU price in West Europe", "exact exact values for the APIM policy please"]
+    fitted = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True).fit(texts)
+    weights = np.random.default_rng(7).normal(size=len(fitted.vocabulary_))
+    terms = TermWeights(dict(fitted.vocabulary_), fitted.idf_, weights)
+    for text in texts + ["Exact values, EXACT values: paste me the KQL!", "nothing known here", ""]:
+        expected = float((fitted.transform([text]) @ weights)[0])
+        assert terms.score(text) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("request_text", [
+    "can you put together the exact values for our APIM token limit policy, ready to commit",
+    "just paste me the whole inbound section so I can commit it",
+])
+def test_the_request_models_words_catch_requests_the_embedding_alone_misses(request_text, request_model, embedder):
+    import dataclasses
+
+    from app.scope import decide_scope
+
+    request = (request_text, embedder.encode([request_text])[0])
+    assert out_of_scope(request_text) is None
+    assert decide_scope(request_text, request, dataclasses.replace(request_model, terms=None)) is None
+    assert decide_scope(request_text, request, request_model) is not None
 
 
 def test_the_frameworks_name_frames_the_ask_but_is_not_searched_for():
