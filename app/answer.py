@@ -18,12 +18,12 @@ class Passage:
     pillars: list[str]
     text: str
     dense_score: float | None
-    rrf_score: float
+    fused_score: float
 
     @classmethod
     def from_hit(cls, hit: ScoredChunk) -> Passage:
         c = hit.chunk
-        return cls(c.chunk_id, c.title, c.section_label, c.url, list(c.pillars), c.text, hit.dense_score, hit.rrf_score)
+        return cls(c.chunk_id, c.title, c.section_label, c.url, list(c.pillars), c.text, hit.dense_score, hit.fused_score)
 
 
 @dataclass

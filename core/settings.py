@@ -76,7 +76,15 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(5, description="passages retrieved per question")
     candidate_k: int = Field(40, description="candidates from each of dense and BM25 before fusion")
-    rrf_k: int = Field(60, description="reciprocal rank fusion constant")
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex",
+        description="how the FAISS backend fuses dense and BM25 candidates: `convex`, a weighted sum of scores"
+        " normalised over the candidates, or `rrf`, reciprocal rank fusion (Azure AI Search fuses by its own RRF)",
+    )
+    fusion_dense_weight: float = Field(
+        0.55, ge=0.0, le=1.0, description="weight of the dense score in `convex` fusion (BM25 gets the rest)"
+    )
+    rrf_k: int = Field(60, description="reciprocal rank fusion constant (`WAF_FUSION=rrf`)")
     max_chunks_per_section: int = Field(1, description="diversity: chunks of one section allowed in the top-k")
     relevance_threshold: float = Field(
         0.42,

@@ -21,8 +21,8 @@ T = TypeVar("T")
 @dataclass
 class ScoredChunk:
     chunk: Chunk
-    dense_score: float | None  # cosine similarity to the question, when the dense side ranked it
-    rrf_score: float
+    dense_score: float | None  # cosine similarity to the question; None when only BM25 found it (rank fusion, bm25 mode)
+    fused_score: float
     position: int  # row in the index
 
 
@@ -73,7 +73,7 @@ class GuidanceRetriever(BaseRetriever):
         documents = []
         for hit in self.search(query):
             document = to_document(hit.chunk)
-            document.metadata.update(dense_score=hit.dense_score, rrf_score=hit.rrf_score)
+            document.metadata.update(dense_score=hit.dense_score, fused_score=hit.fused_score)
             documents.append(document)
         return documents
 

@@ -170,8 +170,8 @@ def test_the_semantic_configuration_is_added_to_an_existing_index_and_used_by_qu
     hits = assistant.retriever.search("private endpoints for Azure OpenAI")
     request = fake_search.calls("search")[-1]["body"]
     assert request["queryType"] == "semantic" and request["semanticConfiguration"] == "waf-semantic"
-    assert hits and [h.rrf_score for h in hits] == sorted((h.rrf_score for h in hits), reverse=True)
-    assert 0 <= hits[0].rrf_score <= 4  # the reranker's scale
+    assert hits and [h.fused_score for h in hits] == sorted((h.fused_score for h in hits), reverse=True)
+    assert 0 <= hits[0].fused_score <= 4  # the reranker's scale
 
 
 # -- throttling and failures ----------------------------------------------------------------------------------

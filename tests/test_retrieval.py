@@ -44,6 +44,27 @@ def test_hybrid_beats_dense_only_and_bm25_only(index):
     assert scores["hybrid"] > scores["bm25"], scores
 
 
+def test_convex_fusion_ranks_at_least_as_well_as_reciprocal_rank_fusion(index):
+    convex = mean_reciprocal_rank(HybridRetriever(index=index, fusion="convex"))
+    rrf = mean_reciprocal_rank(HybridRetriever(index=index, fusion="rrf"))
+    assert convex >= rrf, (convex, rrf)
+
+
+@pytest.mark.parametrize("question", ["chargeback", "canary release of a new model version"])
+def test_convex_fusion_weights_run_from_bm25_alone_to_dense_alone(index, question):
+    """dense_weight 1 ranks the candidates by cosine similarity, 0 by BM25; every hit carries its similarity, also
+    a passage only BM25 found."""
+    def order(retriever):
+        return [h.position for h in retriever.search(question, k=5)]
+
+    assert order(HybridRetriever(index=index, dense_weight=1.0)) == order(HybridRetriever(index=index, mode="dense"))
+    by_bm25 = order(HybridRetriever(index=index, mode="bm25"))  # only passages with a query term in them
+    assert by_bm25 and order(HybridRetriever(index=index, dense_weight=0.0))[: len(by_bm25)] == by_bm25
+    hits = HybridRetriever(index=index).search(question, k=10)
+    assert all(h.dense_score is not None and 0.0 <= h.fused_score <= 1.0 for h in hits)
+    assert [h.fused_score for h in hits] == sorted((h.fused_score for h in hits), reverse=True)
+
+
 def test_pillar_filter_returns_only_that_pillar(index):
     hits = HybridRetriever(index=index).search("how to reduce the cost of running models", pillar="security")
     assert hits and all("security" in h.chunk.pillars for h in hits)
@@ -62,4 +83,4 @@ def test_is_a_langchain_retriever_with_citation_metadata(index):
     assert len(documents) == 3
     top = documents[0].metadata
     assert top["url"].startswith("https://learn.microsoft.com/azure/well-architected/")
-    assert {"title", "section", "pillars", "chunk_id", "dense_score", "rrf_score"} <= set(top)
+    assert {"title", "section", "pillars", "chunk_id", "dense_score", "fused_score"} <= set(top)

@@ -84,7 +84,7 @@ def test_scores_and_positions_have_the_meaning_the_answerers_rely_on(backend):
     assert all(isinstance(h.position, int) for h in hits)
     assert all(-1.0 <= h.dense_score <= 1.0 for h in hits if h.dense_score is not None)
     assert hits[0].dense_score is not None and hits[0].dense_score > backend.settings.relevance_threshold
-    assert [h.rrf_score for h in hits] == sorted((h.rrf_score for h in hits), reverse=True)
+    assert [h.fused_score for h in hits] == sorted((h.fused_score for h in hits), reverse=True)
 
 
 def test_dense_scores_are_the_same_cosine_similarity_on_both_backends(assistant, azure_assistant):
@@ -113,7 +113,7 @@ def test_it_is_a_langchain_retriever_with_the_same_metadata(assistant, azure_ass
         assert len(documents) == backend.settings.top_k
         assert documents[0].metadata["url"].startswith(OFFICIAL)
         keys.append(set(documents[0].metadata))
-    assert keys[0] == keys[1] >= {"title", "section", "pillars", "chunk_id", "url", "dense_score", "rrf_score"}
+    assert keys[0] == keys[1] >= {"title", "section", "pillars", "chunk_id", "url", "dense_score", "fused_score"}
 
 
 def test_answers_quote_and_cite_on_both_backends_and_decline_alike(backend):

@@ -14,7 +14,7 @@ assistant, the chain, the review and the evaluation do not change:
   relevance threshold was calibrated on. (The service's own @search.score is the fused RRF score in a hybrid
   query, and for a pure vector query with the cosine metric it is 1 / (2 - cosine), so cosine = 2 - 1/score.)
   If the index does not return vectors (a field made non-retrievable), the kept chunks are encoded locally.
-- ScoredChunk.rrf_score is the service's score (the semantic reranker score when that ranker ran).
+- ScoredChunk.fused_score is the service's score (the semantic reranker score when that ranker ran).
 - ScoredChunk.position is the rank in this result list: there are no index rows, and no precomputed sentence
   vectors, so the extractive answerer and the citation checker encode the quoted sentences instead
   (`sentence_vectors` is None).

@@ -158,6 +158,8 @@ class FaissBackend(IndexBackend):
             index=GuidanceIndex(
                 load_index(settings.index_dir, settings.embedding_model, VectorIndexSpec.from_settings(settings)), embedder
             ),
+            fusion=settings.fusion,
+            dense_weight=settings.fusion_dense_weight,
             rrf_k=settings.rrf_k,
             **HybridRetriever.options(settings),
         )
