@@ -149,6 +149,17 @@ def test_the_request_model_also_reads_each_asking_sentence(request_model, embedd
     assert decision is not None and decision.kind == "request"
 
 
+def test_a_short_asking_sentence_is_not_read_on_its_own_by_the_request_model(request_model, embedder):
+    from app.scope import decide_scope
+
+    scene = "I need to understand what our ops team is supposed to do when a model quality alert fires."
+    ask = "Who works with whom on it?"
+    message = f"{scene} {ask}"
+    vectors = embedder.encode([message, ask])
+    assert request_model.declines(ask, vectors[1])  # alone, its six words read as a request
+    assert decide_scope(message, (message, vectors[0]), request_model, [(ask, vectors[1])]) is None
+
+
 @pytest.mark.parametrize("question", [
     "How should we design retries and backoff for Azure OpenAI calls?",
     "What should we monitor for a RAG workload in production?",
@@ -172,7 +183,8 @@ def test_the_assistant_uses_the_request_model_unless_turned_off(corpus_index, em
     assert answer.refused and answer.text.startswith("This reads as a request for something I don't do")
 
 
-@pytest.mark.parametrize("name", ["scope-dev3.jsonl", "scope-dev4.jsonl", "scope-dev5.jsonl"])
+@pytest.mark.parametrize("name", ["scope-dev3.jsonl", "scope-dev4.jsonl", "scope-dev5.jsonl", "scope-dev7.jsonl",
+                                  "scope-dev8.jsonl"])
 def test_patterns_and_request_model_answer_every_guidance_question_of_the_later_dev_sets(name, request_model, embedder):
     """Guidance questions that mention Terraform, prices, AWS or SDKs in passing are answered; most requests to
     decline are declined (the model was fit on these dev sets; held out, dev5 went 0.68 -> 0.86 on the scope
@@ -192,7 +204,7 @@ def test_patterns_and_request_model_answer_every_guidance_question_of_the_later_
     wrongly_declined = [r["question"] for r, d in zip(rows, declined) if d and r["answerable"]]
     to_decline = [d for r, d in zip(rows, declined) if not r["answerable"]]
     assert not wrongly_declined
-    assert sum(to_decline) / len(to_decline) >= 0.75  # 0.78-0.9 on these sets; the rest fall to the relevance check
+    assert not to_decline or sum(to_decline) / len(to_decline) >= 0.75  # 0.78-0.9 on these sets; the rest fall to the relevance check
 
 
 def test_the_request_models_words_are_read_as_scikit_learn_fitted_them():
