@@ -31,6 +31,10 @@ class LexicalIndex:
         scores = self.scores(query)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
+        return self.best(scores, k)
+
+    def best(self, scores: np.ndarray, k: int) -> list[int]:
+        """Positions of the k highest positive `scores` (one per chunk), best first."""
         k = min(k, self.size)
         if k <= 0:
             return []

@@ -48,8 +48,12 @@ class GuidanceIndex:
         )
         return [(self.position[doc.metadata["chunk_id"]], float(score)) for doc, score in hits]
 
-    def lexical(self, query: str, k: int, pillar: str | None) -> list[int]:
-        return self.lexical_index.top(query, k, self.pillar_mask(pillar) if pillar else None)
+    def lexical(self, query: str, k: int, pillar: str | None) -> tuple[list[int], np.ndarray]:
+        """The k best BM25 positions (within the pillar) and every chunk's BM25 score, for fusion by score."""
+        scores = self.lexical_index.scores(query)
+        if pillar:
+            scores = np.where(self.pillar_mask(pillar), scores, 0.0)
+        return self.lexical_index.best(scores, k), scores
 
     def similarity(self, query_vector: np.ndarray, positions: list[int]) -> np.ndarray:
         """Cosine similarity of the question to chunks the dense search did not return (the vectors are normalised)."""
@@ -86,15 +90,16 @@ class HybridRetriever(GuidanceRetriever):
         k = k or self.top_k
         dense: list[tuple[int, float]] = []
         lexical: list[int] = []
+        bm25 = np.zeros(0)
         vector = None
         if self.mode in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.index.embedder.encode([query])[0]
             dense = self.index.dense(vector, self.candidate_k, pillar)
         if self.mode in ("hybrid", "bm25"):
-            lexical = self.index.lexical(query, self.candidate_k, pillar)
+            lexical, bm25 = self.index.lexical(query, self.candidate_k, pillar)
         dense_scores = dict(dense)
         if self.mode == "hybrid" and self.fusion == "convex":
-            fused = self._convex(query, vector, dense_scores, lexical)
+            fused = self._convex(vector, dense_scores, lexical, bm25)
         else:
             fused = {}
             for rank, (position, _) in enumerate(dense):
@@ -107,7 +112,7 @@ class HybridRetriever(GuidanceRetriever):
             for position, score in self.diverse(ranked, lambda pair: self.index.chunks[pair[0]], k)
         ]
 
-    def _convex(self, query: str, vector, dense_scores: dict[int, float], lexical: list[int]) -> dict[int, float]:
+    def _convex(self, vector, dense_scores: dict[int, float], lexical: list[int], bm25: np.ndarray) -> dict[int, float]:
         """Fills dense_scores in for BM25's candidates, so every passage returned carries its similarity."""
         missing = [p for p in lexical if p not in dense_scores]
         dense_scores.update(zip(missing, (float(v) for v in self.index.similarity(vector, missing))))
@@ -117,7 +122,7 @@ class HybridRetriever(GuidanceRetriever):
         similarity = np.array([dense_scores[p] for p in positions])
         spread = similarity.max() - similarity.min()
         dense_part = (similarity - similarity.min()) / spread if spread > 0 else np.ones_like(similarity)
-        bm25 = self.index.lexical_index.scores(query)[positions] if lexical else np.zeros(len(positions))
+        bm25 = bm25[positions] if lexical else np.zeros(len(positions))
         lexical_part = bm25 / bm25.max() if bm25.max() > 0 else bm25
         fused = self.dense_weight * dense_part + (1.0 - self.dense_weight) * lexical_part
         return {p: float(f) for p, f in zip(positions, fused)}
