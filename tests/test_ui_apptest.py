@@ -79,7 +79,8 @@ def test_pillar_filter_limits_citations(app_env):
 
 def test_off_topic_question_is_declined_in_the_page(app_env):
     at = ask(AppTest.from_file(APP).run(timeout=TIMEOUT), "What is the best pizza in Naples?")
-    assert "does not cover" in at.chat_message[1].markdown[0].value
+    declined = at.chat_message[1].markdown[0].value  # by the relevance check, or named a task outside architecture
+    assert "does not cover" in declined or "tasks outside architecture guidance" in declined
 
 
 def test_feedback_is_stored_with_question_answer_and_citations(app_env):
