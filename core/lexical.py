@@ -19,19 +19,18 @@ class LexicalIndex:
         if texts:
             self._bm25.index([bm25_tokens(text) for text in texts], show_progress=False)
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for the query; all zero when no query term is in the index."""
+    def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every chunk for the query; all zero when no query term is in the index, and zero outside
+        `mask` when one is given."""
         tokens = bm25_tokens(query)
         if not self.size or not tokens:
             return np.zeros(self.size, dtype=np.float32)
-        return self._bm25.get_scores(tokens)
+        scores = self._bm25.get_scores(tokens)
+        return np.where(mask, scores, 0.0) if mask is not None else scores
 
     def top(self, query: str, k: int, mask: np.ndarray | None = None) -> list[int]:
         """Positions of the k best-scoring chunks with a positive score, best first; `mask` keeps only some."""
-        scores = self.scores(query)
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
-        return self.best(scores, k)
+        return self.best(self.scores(query, mask), k)
 
     def best(self, scores: np.ndarray, k: int) -> list[int]:
         """Positions of the k highest positive `scores` (one per chunk), best first."""

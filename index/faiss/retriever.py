@@ -50,9 +50,7 @@ class GuidanceIndex:
 
     def lexical(self, query: str, k: int, pillar: str | None) -> tuple[list[int], np.ndarray]:
         """The k best BM25 positions (within the pillar) and every chunk's BM25 score, for fusion by score."""
-        scores = self.lexical_index.scores(query)
-        if pillar:
-            scores = np.where(self.pillar_mask(pillar), scores, 0.0)
+        scores = self.lexical_index.scores(query, self.pillar_mask(pillar) if pillar else None)
         return self.lexical_index.best(scores, k), scores
 
     def similarity(self, query_vector: np.ndarray, positions: list[int]) -> np.ndarray:
@@ -122,7 +120,7 @@ class HybridRetriever(GuidanceRetriever):
         similarity = np.array([dense_scores[p] for p in positions])
         spread = similarity.max() - similarity.min()
         dense_part = (similarity - similarity.min()) / spread if spread > 0 else np.ones_like(similarity)
-        bm25 = bm25[positions] if lexical else np.zeros(len(positions))
+        bm25 = bm25[positions]
         lexical_part = bm25 / bm25.max() if bm25.max() > 0 else bm25
         fused = self.dense_weight * dense_part + (1.0 - self.dense_weight) * lexical_part
         return {p: float(f) for p, f in zip(positions, fused)}
