@@ -317,6 +317,31 @@ def test_post_mvp_is_a_deferral_and_contact_centre_agents_do_not_make_an_ai_agen
     assert "planned" not in now["SEC-06"].rationale
 
 
+def test_an_exported_mail_thread_or_slide_deck_is_read_for_what_it_states(real_reviewer):
+    """Mail headers state nothing, a reply's quoted copy of a sentence is the same sentence, and "Speaker notes:"
+    is a label: none of them becomes evidence (a new user's exported thread quoted "Subject: RE: ..." as
+    responsible-AI sign-off)."""
+    from app.review.assess import design_sentences
+
+    text = (
+        "From: Priya Raman <priya@example.com>\nTo: Tomasz Wojcik\nDate: Mon, 10 Mar 2025 09:12\n"
+        "Subject: RE: Halo virtual agent - architecture sign-off (v0.4)\n\n"
+        "- Identity: each container app has its own user-assigned managed identity.\n"
+        "- Local auth is switched off on the OpenAI and Speech resources; no API keys anywhere.\n\n"
+        "From: Tomasz Wojcik\nSubject: RE: Halo virtual agent - architecture sign-off (v0.4)\n\n"
+        "> Identity: each container app has its own user-assigned managed identity.\n\nGood, thanks.\n\n"
+        "Slide 7: Testing\n\nSpeaker notes: The red team spent a week trying to leak data across tenants.\n"
+    )
+    sentences = [s.text for s in design_sentences(read_design(text.encode(), "thread.md"))]
+    assert not [s for s in sentences if re.match(r"(From|To|Date|Subject|Speaker notes|>)\b", s)]
+    assert sentences.count("Identity: each container app has its own user-assigned managed identity.") == 1
+    assert "The red team spent a week trying to leak data across tenants." in sentences
+    _, findings = review_text(real_reviewer, text)
+    quotes = [e.quote for f in findings.values() for e in f.evidence]
+    assert quotes and not [q for q in quotes if q.startswith(("Subject", "From", ">", "Speaker notes"))]
+    assert findings["SEC-01"].status == "addressed"
+
+
 def test_every_finding_says_why_with_a_confidence(real_reviewer):
     report, findings = review_text(real_reviewer, (
         "# Support copilot\n\n## Security\n\nEvery service-to-service call uses a managed identity; no API keys are "

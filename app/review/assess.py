@@ -123,12 +123,31 @@ def design_passages(document: DesignDocument) -> list[Passage]:
 
 
 def design_sentences(document: DesignDocument) -> list[Passage]:
-    """Every sentence, bullet and table row of the design with three words or more, with its section."""
-    return [
-        Passage(sentence, section.location)
-        for section in document.sections
-        for sentence in split_sentences(section.text, min_words=_UNIT_WORDS)
-    ]
+    """Every sentence, bullet and table row of the design with three words or more, with its section, once.
+
+    Exports carry text that states nothing: mail headers ("From:", "Subject:"), quote marks before copies of
+    earlier mails ("> ..."), slide labels ("Speaker notes:"). Header lines are left out, quote marks and labels
+    taken off, and a sentence quoted again later counts once.
+    """
+    found: list[Passage] = []
+    seen: set[str] = set()
+    for section in document.sections:
+        lines = (_SLIDE_LABEL.sub("", _QUOTED.sub("", line)) for line in section.text.split("\n"))
+        text = "\n".join(line for line in lines if not _EXPORT_HEADER.match(line))
+        for sentence in split_sentences(text, min_words=_UNIT_WORDS):
+            key = " ".join(_WORDS.findall(sentence.lower()))
+            if key not in seen:
+                seen.add(key)
+                found.append(Passage(sentence, section.location))
+    return found
+
+
+_QUOTED = re.compile(r"^\s*(?:>\s*)+")  # a quoted copy of an earlier mail, or a Markdown block quote
+_EXPORT_HEADER = re.compile(
+    r"^\s*(?:from|to|cc|bcc|sent|date|subject|attachments?|importance|export(?:ed)? (?:date|from))\s*:", re.IGNORECASE
+)
+_SLIDE_LABEL = re.compile(r"^\s*(?:speaker notes|presenter notes|slide \d+)\s*[:\u2014\u2013-]\s*", re.IGNORECASE)
+_WORDS = re.compile(r"[a-z0-9]+")
 
 
 @dataclass
