@@ -37,5 +37,10 @@ _STOPWORDS = frozenset(
 )
 
 
+def words(text: str) -> list[str]:
+    """The text's lower-case words and numbers, punctuation dropped: what matching, stemming and BM25 compare."""
+    return _WORD.findall(text.lower())
+
+
 def bm25_tokens(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    return [w for w in words(text) if w not in _STOPWORDS]

@@ -27,7 +27,7 @@ from app.review.parse import DesignDocument
 from app.review.statements import StatementBank, concept_pattern, stems
 from core.embeddings import SentenceEmbedder
 from core.lexical import LexicalIndex
-from core.text import split_sentences
+from core.text import split_sentences, words
 
 HEDGED = re.compile(
     r"\b(plan(?:ned|s)? (?:to|for)|we (?:intend|hope|aim|want|would like|might|may|could) to|intend(?:ed|s)? to|"
@@ -135,7 +135,7 @@ def design_sentences(document: DesignDocument) -> list[Passage]:
         lines = (_SLIDE_LABEL.sub("", _QUOTED.sub("", line)) for line in section.text.split("\n"))
         text = "\n".join(line for line in lines if not _EXPORT_HEADER.match(line))
         for sentence in split_sentences(text, min_words=_UNIT_WORDS):
-            key = " ".join(_WORDS.findall(sentence.lower()))
+            key = " ".join(words(sentence))
             if key not in seen:
                 seen.add(key)
                 found.append(Passage(sentence, section.location))
@@ -147,7 +147,6 @@ _EXPORT_HEADER = re.compile(
     r"^\s*(?:from|to|cc|bcc|sent|date|subject|attachments?|importance|export(?:ed)? (?:date|from))\s*:", re.IGNORECASE
 )
 _SLIDE_LABEL = re.compile(r"^\s*(?:speaker notes|presenter notes|slide \d+)\s*[:\u2014\u2013-]\s*", re.IGNORECASE)
-_WORDS = re.compile(r"[a-z0-9]+")
 
 
 @dataclass

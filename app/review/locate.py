@@ -6,11 +6,10 @@ found on words, not characters: the first words of the quote, in order, anywhere
 from __future__ import annotations
 
 import bisect
-import re
 
 from app.review.assess import Finding
+from core.text import words
 
-_WORD = re.compile(r"[a-z0-9]+")
 _WORDS_TO_MATCH = 8
 
 
@@ -21,7 +20,7 @@ class SourceLines:
         self.words: list[str] = []
         self.lines: list[int] = []
         for number, line in enumerate(source.splitlines(), 1):
-            found = _WORD.findall(line.lower())
+            found = words(line)
             self.words += found
             self.lines += [number] * len(found)
         self.joined = " " + " ".join(self.words) + " "
@@ -32,10 +31,10 @@ class SourceLines:
             offset += len(word) + 1
 
     def line_of(self, quote: str) -> int | None:
-        words = _WORD.findall(quote.lower())[:_WORDS_TO_MATCH]
-        if not words:
+        first = words(quote)[:_WORDS_TO_MATCH]
+        if not first:
             return None
-        at = self.joined.find(" " + " ".join(words) + " ")
+        at = self.joined.find(" " + " ".join(first) + " ")
         if at < 0:
             return None
         return self.lines[bisect.bisect_left(self.starts, at + 1)]

@@ -7,12 +7,13 @@ scope ("there are no agents", "no personal data is processed").
 """
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
+
+from core.text import words
 
 EXCLUSION_GROUPS = ("agents", "training", "generative", "personal-data", "end-user-ui", "retrieval")
 
@@ -56,11 +57,8 @@ def _stemmer():
     return stemmer
 
 
-_WORD = re.compile(r"[a-z0-9]+")
-
-
 def stems(text: str) -> list[str]:
-    return _stemmer().stemWords(_WORD.findall(text.lower()))
+    return _stemmer().stemWords(words(text))
 
 
 def concept_pattern(concept: str) -> tuple[str, ...]:
